@@ -1,0 +1,87 @@
+//! Example wasmdask tasks in Rust: see `wit/world.wit` for their signatures and `README.md` for
+//! how to build and run them.
+
+mod kernel;
+
+use wasmdask_guest::{cluster, log};
+
+wasmdask_guest::wit_bindgen::generate!({
+    world: "tasks",
+    path: "wit",
+    // The generated code uses the wit-bindgen runtime through the SDK's re-export, so this crate
+    // needs no wit-bindgen dependency of its own (and cannot pick a mismatched version).
+    runtime_path: "wasmdask_guest::wit_bindgen::rt",
+});
+
+struct Tasks;
+
+impl Guest for Tasks {
+    fn hash_rounds(seed: u64, rounds: u32) -> u64 {
+        kernel::hash_rounds(seed, rounds)
+    }
+
+    fn square(x: u64) -> u64 {
+        // Wraps only for x > u32::MAX; `sum-of-squares` never asks for such x.
+        x.wrapping_mul(x)
+    }
+
+    fn sum_of_squares(n: u32) -> Result<u64, String> {
+        log::info(format!("squaring 1..={n} on the cluster"));
+        // One `square` task per number; `(x,)` is square's positional argument list.
+        let squares: Vec<u64> = cluster::map_gather("square", (1..=u64::from(n)).map(|x| (x,)))?;
+        squares
+            .into_iter()
+            .try_fold(0u64, u64::checked_add)
+            .ok_or_else(|| format!("the sum of squares of 1..={n} overflows u64"))
+    }
+
+    fn summarize(samples: Vec<f64>, label: Option<String>) -> Stats {
+        let count = samples.len();
+        let (min, max) = min_max(&samples).unzip();
+        Stats {
+            // A `list` argument cannot exceed the 4 GiB wasm32 address space, so no f64 sample
+            // count overflows u32 (4 GiB / 8 bytes = 2^29).
+            count: u32::try_from(count).expect("a wasm32 list has fewer than 2^32 elements"),
+            mean: (count > 0).then(|| samples.iter().sum::<f64>() / count as f64),
+            min,
+            max,
+            label: label.unwrap_or_else(|| "unnamed".to_owned()),
+        }
+    }
+
+    fn histogram(samples: Vec<f64>, buckets: u32) -> Result<Vec<Bucket>, String> {
+        if buckets == 0 {
+            return Err("buckets must be at least 1".to_owned());
+        }
+        if let Some(bad) = samples.iter().find(|x| !x.is_finite()) {
+            return Err(format!("samples must be finite numbers, found {bad}"));
+        }
+        let Some((min, max)) = min_max(&samples) else {
+            return Err("cannot build a histogram of no samples".to_owned());
+        };
+        let width = (max - min) / f64::from(buckets);
+        let mut histogram: Vec<Bucket> = (0..buckets)
+            .map(|i| Bucket {
+                lower: min + width * f64::from(i),
+                upper: if i + 1 == buckets { max } else { min + width * f64::from(i + 1) },
+                count: 0,
+            })
+            .collect();
+        let last = histogram.len() - 1;
+        for x in samples {
+            // All samples are equal when width is 0: they go to the first bucket.
+            let index = if width > 0.0 { ((x - min) / width) as usize } else { 0 };
+            histogram[index.min(last)].count += 1;
+        }
+        Ok(histogram)
+    }
+}
+
+/// The smallest and largest sample, ignoring NaN; `None` when there is no sample.
+fn min_max(samples: &[f64]) -> Option<(f64, f64)> {
+    let mut numbers = samples.iter().copied().filter(|x| !x.is_nan());
+    let first = numbers.next()?;
+    Some(numbers.fold((first, first), |(min, max), x| (min.min(x), max.max(x))))
+}
+
+export!(Tasks);

@@ -1,0 +1,336 @@
+//! Typed fan-out: run calls of this component's own exports as separate tasks on the cluster.
+//!
+//! The host's `cluster` interface speaks JSON text (see the value encoding in
+//! `wit/wasmdask.wit`); this module turns Rust values into that text with serde and back, so a
+//! task reads like ordinary Rust:
+//!
+//! ```ignore
+//! let squares: Vec<u64> = cluster::map_gather("square", (1..=n).map(|x: u64| (x,)))?;
+//! ```
+//!
+//! # Arguments
+//!
+//! The arguments of one call must encode as a JSON **array** (positional: a tuple, `(x,)` for a
+//! single argument, `()` for none) or a JSON **object** (named: a struct or map keyed by
+//! parameter name). Anything else (a bare number, a string) is rejected here with
+//! [`ErrorKind::BadInput`] before it reaches the host, because the host could not tell a single
+//! `list<T>` argument from a list of positional arguments.
+//!
+//! # Results
+//!
+//! A result is decoded into the Rust type the [`Call`] was made with. A few encoding details
+//! matter when choosing that type:
+//!
+//! - records arrive keyed by their WIT (kebab-case) field names: put
+//!   `#[serde(rename_all = "kebab-case")]` on multi-word structs;
+//! - variants and enums arrive as `"case"` / `{"case": payload}`: serde's default externally
+//!   tagged enums with `#[serde(rename_all = "kebab-case")]`;
+//! - an export returning `result<T, E>` reports its `err` as a [`TaskError`] of kind
+//!   [`ErrorKind::GuestError`]; its `ok` value decodes into `T` directly (a `{"ok": value}`
+//!   wrapper is unwrapped), or into a Rust `Result<T, E>` if you ask for one;
+//! - non-finite floats travel as the strings `"NaN"`, `"inf"`, `"-inf"`, which a plain `f64`
+//!   does not accept (and serde_json encodes a non-finite `f64` argument as `null`): keep floats
+//!   that may be non-finite out of cluster calls or give them a custom serde representation.
+
+use std::any::type_name;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::bindings::wasmdask::task::cluster as wit;
+use crate::{ErrorKind, TaskError};
+
+/// The handle of one submitted call whose result decodes into `R`.
+///
+/// It is consumed by [`gather`] (or [`Call::result`]) because the host lets each handle be
+/// gathered once; the type system enforces that instead of a runtime `bad-input`. Dropping a
+/// handle without gathering it is allowed: the call still runs, its result is discarded.
+pub struct Call<R> {
+    id: u64,
+    /// The export called, kept for error messages about its result.
+    function: Arc<str>,
+    /// `fn() -> R`: the handle produces an `R` but owns none, so it is `Send`/`Sync` whatever `R`.
+    _marker: PhantomData<fn() -> R>,
+}
+
+impl<R> Call<R> {
+    /// The host's id of this call (unique within the calling execution), for logging.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The name of the export this call runs.
+    pub fn function(&self) -> &str {
+        &self.function
+    }
+}
+
+impl<R: DeserializeOwned> Call<R> {
+    /// Waits for this one call; gathering many at once with [`gather`] lets the host wait for
+    /// them together.
+    pub fn result(self) -> Result<R, TaskError> {
+        gather([self])
+            .pop()
+            .unwrap_or_else(|| Err(missing_result()))
+    }
+}
+
+impl<R> fmt::Debug for Call<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("id", &self.id)
+            .field("function", &self.function)
+            .field("result", &type_name::<R>())
+            .finish()
+    }
+}
+
+/// Submits one call of the export `function` with `args` (a tuple or a struct, see the module
+/// docs) and returns its handle at once.
+///
+/// Fails right away, without running anything, when the arguments cannot be encoded or the host
+/// knows the call can never succeed (an unknown export, arguments of the wrong shape).
+pub fn submit<A: Serialize, R: DeserializeOwned>(
+    function: &str,
+    args: A,
+) -> Result<Call<R>, TaskError> {
+    let args = encode_args(function, &args)?;
+    crate::link_imports();
+    let id = wit::submit(function, &args)?;
+    Ok(Call {
+        id,
+        function: function.into(),
+        _marker: PhantomData,
+    })
+}
+
+/// Submits one call of `function` per element of `args`, in order, in one host round trip.
+///
+/// All arguments are encoded before anything is submitted, so a bad element fails the whole map
+/// instead of leaving part of it running.
+pub fn map<A: Serialize, R: DeserializeOwned>(
+    function: &str,
+    args: impl IntoIterator<Item = A>,
+) -> Result<Vec<Call<R>>, TaskError> {
+    let args = args
+        .into_iter()
+        .map(|args| encode_args(function, &args))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::link_imports();
+    let ids = wit::map(function, &args)?;
+    let function: Arc<str> = function.into();
+    Ok(ids
+        .into_iter()
+        .map(|id| Call {
+            id,
+            function: Arc::clone(&function),
+            _marker: PhantomData,
+        })
+        .collect())
+}
+
+/// Waits for `calls` and returns their outcomes in the same order.
+///
+/// Each outcome is independent: one failed call does not hide the others' results. A result that
+/// does not decode into `R` becomes a [`TaskError`] of kind [`ErrorKind::BadInput`] that names
+/// the export, the Rust type and the JSON received.
+pub fn gather<R: DeserializeOwned>(
+    calls: impl IntoIterator<Item = Call<R>>,
+) -> Vec<Result<R, TaskError>> {
+    let calls: Vec<Call<R>> = calls.into_iter().collect();
+    if calls.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<u64> = calls.iter().map(|call| call.id).collect();
+    crate::link_imports();
+    let mut results = wit::gather(&ids).into_iter();
+    calls
+        .iter()
+        .map(|call| match results.next() {
+            Some(Ok(json)) => decode(&call.function, &json),
+            Some(Err(error)) => Err(error.into()),
+            None => Err(missing_result()),
+        })
+        .collect()
+}
+
+/// [`map`] then [`gather`]: the common "run this export over these inputs" step.
+///
+/// Returns the results in input order, or the first failure in input order (the other calls
+/// have still run to completion).
+pub fn map_gather<A: Serialize, R: DeserializeOwned>(
+    function: &str,
+    args: impl IntoIterator<Item = A>,
+) -> Result<Vec<R>, TaskError> {
+    gather(map(function, args)?).into_iter().collect()
+}
+
+fn bad_input(message: String) -> TaskError {
+    TaskError::new(ErrorKind::BadInput, message)
+}
+
+/// A host that answers fewer results than calls broke the `gather` contract; say so instead of
+/// silently returning a shorter vector that would misalign results with inputs.
+fn missing_result() -> TaskError {
+    TaskError::new(
+        ErrorKind::Lost,
+        "the host returned no result for this call (fewer results than calls were gathered)",
+    )
+}
+
+/// Encodes the arguments of one call as the JSON array or object the host expects.
+fn encode_args<A: Serialize>(function: &str, args: &A) -> Result<String, TaskError> {
+    let value = serde_json::to_value(args).map_err(|error| {
+        bad_input(format!(
+            "cannot encode the arguments of `{function}` as JSON: {error}"
+        ))
+    })?;
+    match value {
+        Value::Array(_) | Value::Object(_) => Ok(value.to_string()),
+        // `()` serializes to `null`: the natural way to say "no arguments".
+        Value::Null => Ok("[]".to_owned()),
+        other => Err(bad_input(format!(
+            "the arguments of `{function}` must encode as a JSON array (a tuple: `(x,)` for one \
+             argument) or a JSON object (a struct keyed by parameter name), not `{}`",
+            truncate(&other.to_string())
+        ))),
+    }
+}
+
+/// Decodes the JSON result of a call of `function` into `R`.
+fn decode<R: DeserializeOwned>(function: &str, json: &str) -> Result<R, TaskError> {
+    let value: Value = serde_json::from_str(json).map_err(|error| {
+        bad_input(format!(
+            "the host returned a result of `{function}` that is not JSON ({error}): {}",
+            truncate(json)
+        ))
+    })?;
+    let first_error = match R::deserialize(&value) {
+        Ok(result) => return Ok(result),
+        Err(error) => error,
+    };
+    // An export returning `result<T, E>` answers `{"ok": value}`; accept it as a `T`, or as a
+    // Rust `Result` (whose serde form spells the keys `Ok`/`Err`).
+    if let Value::Object(map) = &value
+        && map.len() == 1
+        && let Some((key, inner)) = map.iter().next()
+    {
+        let retry = match key.as_str() {
+            "ok" | "Ok" => R::deserialize(inner)
+                .or_else(|_| R::deserialize(&single_key("Ok", inner)))
+                .ok(),
+            "err" | "Err" => R::deserialize(&single_key("Err", inner)).ok(),
+            _ => None,
+        };
+        if let Some(result) = retry {
+            return Ok(result);
+        }
+    }
+    Err(bad_input(format!(
+        "the result of `{function}` does not decode into `{}`: {first_error}; the result was: {}",
+        type_name::<R>(),
+        truncate(json)
+    )))
+}
+
+fn single_key(key: &str, value: &Value) -> Value {
+    Value::Object([(key.to_owned(), value.clone())].into_iter().collect())
+}
+
+/// Keeps error messages readable when a value is large.
+fn truncate(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Serialize)]
+    struct Named {
+        start: u64,
+        count: u32,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    struct Stats {
+        sample_count: u32,
+        label: Option<String>,
+    }
+
+    #[test]
+    fn tuples_encode_positionally_and_structs_by_name() {
+        assert_eq!(encode_args("f", &(1u64, "a")).unwrap(), r#"[1,"a"]"#);
+        assert_eq!(encode_args("f", &(7u64,)).unwrap(), "[7]");
+        assert_eq!(encode_args("f", &()).unwrap(), "[]");
+        assert_eq!(
+            encode_args("f", &Named { start: 3, count: 4 }).unwrap(),
+            r#"{"count":4,"start":3}"#
+        );
+        assert_eq!(
+            encode_args("f", &(u64::MAX,)).unwrap(),
+            "[18446744073709551615]"
+        );
+    }
+
+    #[test]
+    fn a_bare_value_is_not_an_argument_list() {
+        let error = encode_args("square", &5u64).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::BadInput);
+        assert!(error.message.contains("`(x,)`"), "{error}");
+        assert!(error.message.contains("`square`"), "{error}");
+    }
+
+    #[test]
+    fn results_decode_into_the_requested_type() {
+        assert_eq!(decode::<u64>("f", "42"), Ok(42));
+        assert_eq!(decode::<()>("f", "null"), Ok(()));
+        assert_eq!(
+            decode::<Stats>("f", r#"{"sample-count": 2, "label": null}"#),
+            Ok(Stats {
+                sample_count: 2,
+                label: None
+            })
+        );
+    }
+
+    #[test]
+    fn wit_results_unwrap_or_map_to_rust_results() {
+        assert_eq!(decode::<u64>("f", r#"{"ok": 9}"#), Ok(9));
+        assert_eq!(
+            decode::<Result<u64, String>>("f", r#"{"ok": 9}"#),
+            Ok(Ok(9))
+        );
+        assert_eq!(
+            decode::<Result<u64, String>>("f", r#"{"err": "no"}"#),
+            Ok(Err("no".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_mismatched_result_is_bad_input_naming_the_type() {
+        let error = decode::<u64>("square", r#""forty-two""#).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::BadInput);
+        assert!(error.message.contains("`square`"), "{error}");
+        assert!(error.message.contains("`u64`"), "{error}");
+        assert!(error.message.contains("forty-two"), "{error}");
+    }
+
+    #[test]
+    fn long_values_are_truncated_on_a_char_boundary() {
+        let long = "é".repeat(500);
+        let short = truncate(&long);
+        assert!(short.ends_with("..."));
+        assert_eq!(short.chars().count(), 203);
+    }
+}

@@ -1,0 +1,92 @@
+//! `wasmdask inspect`: what a component is and what it offers, before anyone runs it.
+
+use super::Failure;
+use crate::sandbox::{LoadedComponent, Sandbox, SandboxConfig, TaskSig, default_cache_dir};
+use crate::values::{flyte_type, wit_type};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The task component (.wasm).
+    pub component: PathBuf,
+
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn inspect(args: InspectArgs) -> Result<(), Failure> {
+    let config = SandboxConfig {
+        cache_dir: Some(default_cache_dir()),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
+    let component = sandbox
+        .load_file(&args.component)
+        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&describe(&component)).unwrap_or_default());
+    } else {
+        print_text(&args.component, &component);
+    }
+    Ok(())
+}
+
+/// The JSON description of a component (`inspect --json`).
+pub fn describe(component: &LoadedComponent) -> serde_json::Value {
+    json!({
+        "digest": component.digest,
+        "size": component.bytes.len(),
+        "tasks": component.tasks.iter().map(describe_task).collect::<Vec<_>>(),
+        "imports": component.imports,
+    })
+}
+
+fn describe_task(task: &TaskSig) -> serde_json::Value {
+    json!({
+        "name": task.name,
+        "params": task.params.iter().map(|(name, ty)| json!({
+            "name": name,
+            "wit": wit_type(ty),
+            "flyte": flyte_type(ty).to_string(),
+        })).collect::<Vec<_>>(),
+        "result": task.result.as_ref().map(wit_type),
+        "output": task.output_type().map(|ty| json!({
+            "name": "o0",
+            "wit": wit_type(&ty),
+            "flyte": flyte_type(&ty).to_string(),
+        })),
+    })
+}
+
+fn print_text(path: &std::path::Path, component: &LoadedComponent) {
+    println!("component  {}", path.display());
+    println!("digest     {}", component.digest);
+    println!("size       {} bytes", component.bytes.len());
+    println!("tasks      {}", component.tasks.len());
+    for task in &component.tasks {
+        let params: Vec<String> = task
+            .params
+            .iter()
+            .map(|(name, ty)| format!("{name}: {}", wit_type(ty)))
+            .collect();
+        let result = task
+            .result
+            .as_ref()
+            .map(|ty| format!(" -> {}", wit_type(ty)))
+            .unwrap_or_default();
+        println!("  {}: func({}){result}", task.name, params.join(", "));
+        for (name, ty) in &task.params {
+            println!("      input  {name:<12} {}", flyte_type(ty));
+        }
+        if let Some(ty) = task.output_type() {
+            println!("      output {:<12} {}", "o0", flyte_type(&ty));
+        }
+    }
+    println!("imports");
+    for import in &component.imports {
+        println!("  {import}");
+    }
+}

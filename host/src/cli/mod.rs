@@ -1,0 +1,103 @@
+//! The command line: raw arguments → validated configuration → calls into the library.
+//!
+//! Exit-code policy (also in `--help`): 0 success; 1 the task ran and failed; 2 bad usage or bad
+//! task arguments; 3 the component could not be loaded or has no such function; 4 the host
+//! itself could not start (e.g. the sandbox could not be created).
+
+mod inspect;
+mod run;
+mod sandbox_args;
+pub mod units;
+
+use clap::{Parser, Subcommand};
+use std::fmt;
+
+pub use inspect::InspectArgs;
+pub use run::RunArgs;
+pub use sandbox_args::SandboxArgs;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the task ran and failed (timeout, trap, memory limit, guest error, ...)
+  2  bad usage or task arguments that do not match the function's parameters
+  3  the component could not be loaded, or has no such function
+  4  the host could not start (sandbox or cache setup failed)";
+
+/// Run Flyte Dask tasks written as WebAssembly components, every execution in its own sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "wasmdask", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Call a task export with typed arguments; its cluster fan-out runs on an embedded cluster.
+    Run(RunArgs),
+    /// Show a component's digest, exported tasks (WIT and Flyte types) and imports.
+    Inspect(InspectArgs),
+}
+
+/// Why a command failed, with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub fn component(message: impl Into<String>) -> Self {
+        Failure {
+            code: 3,
+            message: message.into(),
+        }
+    }
+
+    pub fn host(message: impl Into<String>) -> Self {
+        Failure {
+            code: 4,
+            message: message.into(),
+        }
+    }
+
+    /// A task failure; bad input and unknown functions keep their own codes.
+    pub fn task(error: &crate::TaskError) -> Self {
+        use crate::ErrorKind;
+        let code = match error.kind {
+            ErrorKind::BadInput => 2,
+            ErrorKind::UnknownFunction | ErrorKind::InvalidComponent => 3,
+            _ => 1,
+        };
+        let mut message = format!("the task failed [{}]: {}", error.kind, error.message);
+        if let Some(detail) = &error.detail {
+            message.push('\n');
+            message.push_str(detail);
+        }
+        Failure { code, message }
+    }
+}
+
+/// Runs a parsed command.
+pub fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Inspect(args) => inspect::inspect(args),
+    }
+}

@@ -1,0 +1,166 @@
+//! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
+
+use super::{Failure, SandboxArgs};
+use crate::cluster::LocalCluster;
+use crate::sandbox::{ExecReport, Sandbox};
+use crate::values;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  wasmdask run tasks.wasm --function sum-of-squares -- n=1000
+  wasmdask run tasks.wasm -f summarize --json -- 'samples=[1.5, 2, 8]' label=weights
+  wasmdask run tasks.wasm -f hash-rounds --timeout 5s --memory-limit 256MiB -- seed=7 rounds=1000000
+
+Arguments are KEY=VALUE pairs after `--`, one per parameter. VALUE is JSON when it fits the
+parameter's type (numbers, lists, records as objects, options as null or the value); for string
+parameters any text is taken literally. `wasmdask inspect` lists the parameters.";
+
+#[derive(Debug, Args)]
+#[command(after_help = RUN_EXAMPLES)]
+pub struct RunArgs {
+    /// The task component (.wasm).
+    pub component: PathBuf,
+
+    /// The export to call; may be omitted when the component exports exactly one function.
+    #[arg(short, long, value_name = "NAME")]
+    pub function: Option<String>,
+
+    /// Worker threads of the embedded cluster that runs the task's fan-out [default: CPU count].
+    #[arg(short, long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Print the result as one line of JSON (the documented value encoding).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also print the guest's stdout, stderr and log lines (to stderr).
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+
+    /// Task arguments as KEY=VALUE, after `--`.
+    #[arg(last = true, value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+}
+
+pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
+    let config = args.sandbox.to_config()?;
+    let workers = match args.workers {
+        Some(0) => return Err(Failure::usage("--workers must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
+    let component = sandbox
+        .load_file(&args.component)
+        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
+    let task = match &args.function {
+        Some(name) => component.task(name),
+        None => component.only_task(),
+    }
+    .map_err(|e| Failure::component(e.message))?;
+    let call_args = values::args_from_key_values(&args.args, &task.params)
+        .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
+    let function = task.name.clone();
+
+    let cluster = LocalCluster::new(sandbox.clone(), workers);
+    let bar = progress_bar(&cluster);
+    let client = cluster.client();
+    let stack = sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
+    let root = std::thread::Builder::new()
+        .name("wasmdask-root".into())
+        .stack_size(stack)
+        .spawn({
+            let sandbox = sandbox.clone();
+            let component = component.clone();
+            move || sandbox.execute(&component, &function, call_args, Some(client))
+        })
+        .map_err(|e| Failure::host(format!("cannot start the task thread: {e}")))?;
+    let report = root
+        .join()
+        .map_err(|_| Failure::host("the task thread panicked (a wasmdask bug)"))?;
+    if let Some(stop) = bar {
+        stop.store(true, Ordering::Relaxed);
+    }
+    if args.verbose {
+        print_guest_output(&report);
+    }
+    for denial in &report.denials {
+        tracing::warn!("{}", denial.explain());
+    }
+    let value = report.outcome.map_err(|e| Failure::task(&e))?;
+    let json = value.as_ref().map_or(serde_json::Value::Null, values::from_val);
+    let text = match (&json, args.json) {
+        (serde_json::Value::String(s), false) => s.clone(),
+        (_, false) => serde_json::to_string_pretty(&json).unwrap_or_default(),
+        (_, true) => json.to_string(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (e.g. `| head`) is not a failure of the task.
+    let _ = writeln!(stdout, "{text}");
+    Ok(())
+}
+
+/// A bar of subtasks done / submitted on stderr, only when stderr is a terminal. Returns the
+/// stop flag of its polling thread.
+fn progress_bar(cluster: &LocalCluster) -> Option<Arc<AtomicBool>> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let progress = cluster.progress();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} subtasks {pos}/{len} [{wide_bar}] {per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        while !stopped.load(Ordering::Relaxed) {
+            let submitted = progress.submitted.load(Ordering::Relaxed);
+            let failed = progress.failed.load(Ordering::Relaxed);
+            if submitted > 0 {
+                bar.set_length(submitted);
+                bar.set_position(progress.done.load(Ordering::Relaxed) + failed);
+                if failed > 0 {
+                    bar.set_message(format!("{failed} failed"));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    });
+    Some(stop)
+}
+
+fn print_guest_output(report: &ExecReport) {
+    let mut err = std::io::stderr().lock();
+    for line in &report.logs {
+        let _ = writeln!(err, "[guest {}] {}", line.level, line.message);
+    }
+    for (name, bytes) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
+        if !bytes.is_empty() {
+            let _ = writeln!(err, "--- guest {name} ---");
+            let _ = err.write_all(bytes);
+            if !bytes.ends_with(b"\n") {
+                let _ = writeln!(err);
+            }
+        }
+    }
+    let _ = writeln!(
+        err,
+        "--- instantiate {:?}, total {:?}, subtasks submitted {} ---",
+        report.instantiate_time, report.elapsed, report.submitted
+    );
+}

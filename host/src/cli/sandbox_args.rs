@@ -1,0 +1,110 @@
+//! The limit and grant flags shared by every command that executes tasks.
+
+use super::Failure;
+use super::units::{parse_bytes, parse_duration};
+use crate::sandbox::{DirGrant, Grants, Limits, SandboxConfig, default_cache_dir};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Sandbox limits and grants (deny by default)")]
+pub struct SandboxArgs {
+    /// Wall-clock timeout of each execution, including waits for its subtasks.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Linear-memory cap of each execution (e.g. 512MiB, 4Gi, 2e9).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_bytes)]
+    pub memory_limit: u64,
+
+    /// Maximum wasm stack of each execution.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_bytes)]
+    pub max_stack: u64,
+
+    /// Bytes of guest stdout (and of stderr) kept per execution; writing more fails the task.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_bytes)]
+    pub output_limit: u64,
+
+    /// Pass the host environment variable NAME to the guest (repeatable).
+    #[arg(long = "allow-env", value_name = "NAME")]
+    pub allow_env: Vec<String>,
+
+    /// Mount a host directory into the guest: HOST::GUEST, or HOST::GUEST::ro for read-only
+    /// (repeatable).
+    #[arg(long = "dir", value_name = "HOST::GUEST[::ro]")]
+    pub dirs: Vec<String>,
+
+    /// Do not read or write the compiled-component cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl SandboxArgs {
+    /// Validates the flags into a sandbox configuration.
+    pub fn to_config(&self) -> Result<SandboxConfig, Failure> {
+        const MAX_STACK: u64 = 64 << 20;
+        if self.max_stack < 64 << 10 || self.max_stack > MAX_STACK {
+            return Err(Failure::usage(
+                "--max-stack must be between 64KiB and 64MiB".to_string(),
+            ));
+        }
+        if self.memory_limit < 64 << 10 {
+            return Err(Failure::usage(
+                "--memory-limit must be at least 64KiB (one wasm page)",
+            ));
+        }
+        let mut grants = Grants::default();
+        for name in &self.allow_env {
+            match std::env::var(name) {
+                Ok(value) => grants.env.push((name.clone(), value)),
+                Err(_) => {
+                    return Err(Failure::usage(format!(
+                        "--allow-env {name}: the variable is not set in this environment"
+                    )));
+                }
+            }
+        }
+        for spec in &self.dirs {
+            grants.dirs.push(parse_dir(spec)?);
+        }
+        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(SandboxConfig {
+            limits: Limits {
+                timeout: self.timeout,
+                memory_bytes: to_usize(self.memory_limit),
+                max_stack_bytes: to_usize(self.max_stack),
+                output_bytes: to_usize(self.output_limit),
+                ..Limits::default()
+            },
+            grants,
+            cache_dir: (!self.no_cache).then(default_cache_dir),
+            ..SandboxConfig::default()
+        })
+    }
+}
+
+fn parse_dir(spec: &str) -> Result<DirGrant, Failure> {
+    let parts: Vec<&str> = spec.split("::").collect();
+    let (host, guest, read_only) = match parts.as_slice() {
+        [host, guest] => (*host, *guest, false),
+        [host, guest, "ro"] => (*host, *guest, true),
+        _ => {
+            return Err(Failure::usage(format!(
+                "--dir {spec}: write HOST::GUEST or HOST::GUEST::ro, e.g. --dir ./data::/data::ro"
+            )));
+        }
+    };
+    let host = PathBuf::from(host);
+    if !host.is_dir() {
+        return Err(Failure::usage(format!(
+            "--dir {spec}: {} is not a directory",
+            host.display()
+        )));
+    }
+    Ok(DirGrant {
+        host,
+        guest: guest.to_string(),
+        read_only,
+    })
+}

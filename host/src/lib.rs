@@ -1,0 +1,23 @@
+//! wasmdask: run Flyte Dask tasks written as WebAssembly components, every execution in its own
+//! sandbox.
+//!
+//! The map of the crate (see `DESIGN.md` at the repository root for the whole picture):
+//!
+//! - [`sandbox`] — the only module that touches wasmtime: one engine per process, compiled
+//!   components cached by digest, a fresh store per execution with limits and deny-by-default
+//!   WASI, and every failure classified into a [`TaskError`].
+//! - [`values`] — component values ⇄ JSON (the encoding used across `cluster` calls and by the
+//!   CLI), WIT type names and their Flyte literal types.
+//! - [`cluster`] — where a guest's fan-out goes: the [`cluster::Cluster`] trait and the embedded
+//!   [`cluster::LocalCluster`].
+//! - [`cli`] — argument parsing → validated configuration → calls into the library; `main.rs`
+//!   only maps the outcome to an exit code.
+//! - [`task_error`] — the classified failure every execution can end in.
+
+pub mod cli;
+pub mod cluster;
+pub mod sandbox;
+pub mod task_error;
+pub mod values;
+
+pub use task_error::{ErrorKind, TaskError};

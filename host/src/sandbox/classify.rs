@@ -1,0 +1,174 @@
+//! Turns whatever an execution ended with into a [`TaskError`] that says what happened and what
+//! to do next. This is the only place that interprets wasmtime's errors.
+
+use super::grants::Denial;
+use super::limits::{Limiter, Limits};
+use super::output::OutputLimitExceeded;
+use crate::task_error::{ErrorKind, TaskError};
+use crate::values;
+use wasmtime::component::Val;
+use wasmtime::{Trap, WasmBacktrace};
+
+/// Bytes of guest stderr attached to an error as evidence.
+const STDERR_TAIL: usize = 4096;
+
+/// A normal return: unwraps `result<T, E>` so that `err` becomes a `guest-error`.
+pub(crate) fn returned(value: Option<Val>, denials: &[Denial]) -> Result<Option<Val>, TaskError> {
+    match value {
+        Some(Val::Result(Ok(ok))) => Ok(ok.map(|v| *v)),
+        Some(Val::Result(Err(err))) => {
+            let message = match err.as_deref() {
+                Some(Val::String(s)) => s.clone(),
+                Some(other) => values::from_val(other).to_string(),
+                None => "the task returned an error without a value".to_string(),
+            };
+            Err(with_denials(
+                TaskError::new(ErrorKind::GuestError, message),
+                denials,
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A failed instantiation or call.
+pub(crate) fn failed(
+    error: wasmtime::Error,
+    limiter: &Limiter,
+    limits: &Limits,
+    denials: &[Denial],
+    stderr: &[u8],
+) -> TaskError {
+    let backtrace = error
+        .downcast_ref::<WasmBacktrace>()
+        .map(|bt| bt.to_string())
+        .unwrap_or_default();
+    let evidence = evidence(&backtrace, stderr);
+
+    if let Some(limit) = error.downcast_ref::<OutputLimitExceeded>() {
+        return TaskError::new(
+            ErrorKind::OutputLimit,
+            format!(
+                "{limit}; the sandbox keeps at most {} bytes per stream. Raise --output-limit or \
+                 log less",
+                limit.limit
+            ),
+        );
+    }
+    if let Some(asked) = limiter.memory_refused {
+        return TaskError::new(
+            ErrorKind::OutOfMemory,
+            format!(
+                "the task asked for {} of linear memory, over its cap of {}; raise \
+                 --memory-limit or process the data in smaller pieces",
+                human_bytes(asked),
+                human_bytes(limits.memory_bytes)
+            ),
+        )
+        .with_detail(evidence);
+    }
+    if let Some(asked) = limiter.table_refused {
+        return TaskError::new(
+            ErrorKind::OutOfMemory,
+            format!(
+                "the task asked for a table of {asked} elements, over its cap of {}",
+                limits.table_elements
+            ),
+        )
+        .with_detail(evidence);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return TaskError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the task ran longer than its timeout of {:?} and was stopped; raise \
+                     --timeout or give it less work per call",
+                    limits.timeout
+                ),
+            )
+            .with_detail(backtrace);
+        }
+        Some(Trap::StackOverflow) => {
+            return TaskError::new(
+                ErrorKind::StackOverflow,
+                format!(
+                    "the task exhausted its wasm stack of {} (unbounded recursion?); raise \
+                     --max-stack or recurse less deeply",
+                    human_bytes(limits.max_stack_bytes)
+                ),
+            )
+            .with_detail(backtrace);
+        }
+        _ => {}
+    }
+    let Some(trap) = error.downcast_ref::<Trap>() else {
+        // Not a trap: instantiation or linking failed, or the arguments did not type-check.
+        let text = format!("{error:#}");
+        let kind = if text.contains("type mismatch") || text.contains("expected") && text.contains("argument") {
+            ErrorKind::BadInput
+        } else {
+            ErrorKind::InvalidComponent
+        };
+        return with_denials(TaskError::new(kind, text), denials).with_detail(evidence);
+    };
+    let message = match panic_message(stderr) {
+        Some(panic) => format!("the task panicked: {panic}"),
+        None => format!("the task trapped: {trap}"),
+    };
+    with_denials(TaskError::new(ErrorKind::Trap, message), denials).with_detail(evidence)
+}
+
+/// A failure right after an ungranted capability was reached for is reported as `denied`,
+/// keeping the guest's own words.
+fn with_denials(error: TaskError, denials: &[Denial]) -> TaskError {
+    if denials.is_empty() {
+        return error;
+    }
+    let explained: Vec<String> = denials.iter().map(Denial::explain).collect();
+    TaskError {
+        kind: ErrorKind::Denied,
+        message: format!("{}. The task reported: {}", explained.join("; "), error.message),
+        detail: error.detail,
+    }
+}
+
+/// The message of a Rust panic (`panicked at file:line:col:\nmessage`), if stderr has one.
+fn panic_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let start = text.find("panicked at ")?;
+    let rest = &text[start..];
+    let mut lines = rest.lines();
+    let location = lines.next()?.trim_start_matches("panicked at ").trim_end_matches(':');
+    let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
+    Some(format!("{} (at {location})", message.join("\n").trim()))
+}
+
+fn evidence(backtrace: &str, stderr: &[u8]) -> String {
+    let mut out = backtrace.trim_end().to_string();
+    if !stderr.is_empty() {
+        let tail = &stderr[stderr.len().saturating_sub(STDERR_TAIL)..];
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("guest stderr (tail):\n");
+        out.push_str(String::from_utf8_lossy(tail).trim_end());
+    }
+    out
+}
+
+/// `1.5 GiB`-style sizes for messages.
+pub fn human_bytes(n: usize) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,125 @@
+//! Deny-by-default WASI: the one place where a guest's capabilities are decided.
+//!
+//! A fresh context has no preopened directories, no environment variables, no arguments, no
+//! stdin, no network addresses and no name lookups. Each capability is granted explicitly by a
+//! [`Grants`] entry (CLI: `--allow-env NAME`, `--dir HOST::GUEST`). When the guest reaches for a
+//! capability it was not granted, the attempt is recorded as a [`Denial`] so a failure can be
+//! reported as "denied: grant it with ..." instead of a vague guest error.
+
+use super::output::BoundedOutput;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+/// Capabilities granted to every execution of a run or worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Environment variables passed through from the host, by name, with their host values.
+    pub env: Vec<(String, String)>,
+    /// Host directories mounted into the guest.
+    pub dirs: Vec<DirGrant>,
+}
+
+/// One host directory visible to the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirGrant {
+    pub host: PathBuf,
+    pub guest: String,
+    pub read_only: bool,
+}
+
+/// A capability the guest tried to use without a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    Environment,
+    Filesystem,
+    Network { addr: SocketAddr, usage: String },
+}
+
+impl Denial {
+    /// What was denied and how to grant it.
+    pub fn explain(&self) -> String {
+        match self {
+            Denial::Environment => "the task read environment variables, but none are granted; \
+                 pass `--allow-env NAME` to expose one"
+                .to_string(),
+            Denial::Filesystem => "the task accessed the filesystem, but no directory is granted; \
+                 pass `--dir HOST_PATH::GUEST_PATH` to mount one"
+                .to_string(),
+            Denial::Network { addr, usage } => format!(
+                "the task tried to {usage} {addr}, but sockets are denied in the sandbox; \
+                 move network I/O out of the task"
+            ),
+        }
+    }
+}
+
+/// The denials recorded during one execution, shared with WASI callbacks.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DenialLog(Arc<Mutex<Vec<Denial>>>);
+
+impl DenialLog {
+    pub(crate) fn record(&self, denial: Denial) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !log.contains(&denial) {
+            log.push(denial);
+        }
+    }
+
+    pub(crate) fn take(&self) -> Vec<Denial> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl Grants {
+    /// Builds the WASI context of one execution.
+    pub(crate) fn wasi_ctx(
+        &self,
+        stdout: &BoundedOutput,
+        stderr: &BoundedOutput,
+        denials: &DenialLog,
+    ) -> Result<WasiCtx, std::io::Error> {
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_ip_name_lookup(false)
+            .allow_udp(false);
+        let network_denials = denials.clone();
+        builder.socket_addr_check(move |addr, usage| {
+            let usage = match usage {
+                SocketAddrUse::TcpConnect => "connect to",
+                SocketAddrUse::UdpSend => "send a datagram to",
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => "bind",
+                SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => "listen on",
+                SocketAddrUse::UdpReceive => "receive from",
+            };
+            network_denials.record(Denial::Network {
+                addr,
+                usage: usage.to_string(),
+            });
+            Box::pin(async { false })
+        });
+        for (name, value) in &self.env {
+            builder.env(name, value);
+        }
+        for dir in &self.dirs {
+            let perms = if dir.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            builder
+                .preopened_dir(&dir.host, &dir.guest, perms)
+                .map_err(|e| {
+                    std::io::Error::other(format!(
+                        "cannot grant directory {}: {e:#}",
+                        dir.host.display()
+                    ))
+                })?;
+        }
+        Ok(builder.build())
+    }
+}

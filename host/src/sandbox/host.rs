@@ -1,0 +1,228 @@
+//! The per-execution host state (wasmtime's "view" pattern) and the host side of the
+//! `wasmdask:task` imports: `cluster` fan-out and `log`.
+
+use super::component::LoadedComponent;
+use super::grants::DenialLog;
+use super::limits::Limiter;
+use crate::cluster::{Call, Cluster, Pending};
+use crate::task_error::{ErrorKind, TaskError};
+use crate::values;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "wasmdask:task/imports",
+});
+
+use wasmdask::task::{cluster as wit_cluster, log as wit_log, types as wit_types};
+
+/// Log lines kept per execution; more are counted but dropped.
+const MAX_LOG_LINES: usize = 1000;
+
+/// One `log` call of the guest.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogLine {
+    pub level: String,
+    pub message: String,
+}
+
+/// Everything one execution's store owns.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    pub(crate) denials: DenialLog,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) logs_dropped: usize,
+    pub(crate) fanout: FanOut,
+}
+
+/// The guest's view of the cluster: its own component, the calls it has in flight, and the
+/// deadline its waits must respect.
+pub(crate) struct FanOut {
+    pub(crate) cluster: Option<Arc<dyn Cluster>>,
+    pub(crate) component: Arc<LoadedComponent>,
+    pub(crate) deadline: Instant,
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
+    /// Sum of `submit`/`map` calls, reported for progress and metrics.
+    pub(crate) submitted: u64,
+}
+
+impl FanOut {
+    pub(crate) fn new(
+        cluster: Option<Arc<dyn Cluster>>,
+        component: Arc<LoadedComponent>,
+        deadline: Instant,
+    ) -> Self {
+        FanOut {
+            cluster,
+            component,
+            deadline,
+            pending: HashMap::new(),
+            next_id: 1,
+            submitted: 0,
+        }
+    }
+
+    /// Checks the calls against the export's types and hands them to the cluster.
+    fn submit(&mut self, function: &str, args: Vec<String>) -> Result<Vec<u64>, TaskError> {
+        let Some(cluster) = self.cluster.clone() else {
+            return Err(TaskError::new(
+                ErrorKind::InvalidComponent,
+                "cluster fan-out is not available in this execution",
+            ));
+        };
+        let task = self.component.task(function)?;
+        let mut calls = Vec::with_capacity(args.len());
+        for (i, args_json) in args.into_iter().enumerate() {
+            let json: serde_json::Value = serde_json::from_str(&args_json).map_err(|e| {
+                TaskError::new(
+                    ErrorKind::BadInput,
+                    format!("call {i} of `{}`: arguments are not valid JSON: {e}", task.name),
+                )
+            })?;
+            let args = values::args_from_json(&json, &task.params).map_err(|e| {
+                TaskError::new(
+                    ErrorKind::BadInput,
+                    format!("call {i} of `{}`: {e}", task.name),
+                )
+            })?;
+            calls.push(Call {
+                component: self.component.clone(),
+                function: task.name.clone(),
+                args,
+                args_json,
+            });
+        }
+        let pending = cluster.submit(calls)?;
+        self.submitted += pending.len() as u64;
+        Ok(pending
+            .into_iter()
+            .map(|p| {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.pending.insert(id, p);
+                id
+            })
+            .collect())
+    }
+
+    fn gather(&mut self, ids: Vec<u64>) -> Vec<Result<String, TaskError>> {
+        let mut slots = Vec::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            match self.pending.remove(id) {
+                Some(p) => slots.push(p),
+                None => {
+                    unknown.push(i);
+                    slots.push(Pending::new());
+                }
+            }
+        }
+        let results = match &self.cluster {
+            Some(cluster) => cluster.gather(&slots, self.deadline),
+            None => Vec::new(),
+        };
+        let mut results: Vec<_> = results.into_iter().map(Some).collect();
+        for i in unknown {
+            results[i] = Some(Err(TaskError::new(
+                ErrorKind::BadInput,
+                format!(
+                    "call id {} is unknown or was already gathered; each id can be gathered once",
+                    ids[i]
+                ),
+            )));
+        }
+        results.into_iter().map(|r| r.expect("filled")).collect()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn to_wit(error: TaskError) -> wit_types::TaskError {
+    use wit_types::ErrorKind as K;
+    let kind = match error.kind {
+        ErrorKind::BadInput => K::BadInput,
+        ErrorKind::GuestError => K::GuestError,
+        ErrorKind::Trap => K::Trap,
+        ErrorKind::Timeout => K::Timeout,
+        ErrorKind::OutOfMemory => K::OutOfMemory,
+        ErrorKind::StackOverflow => K::StackOverflow,
+        ErrorKind::OutputLimit => K::OutputLimit,
+        ErrorKind::Denied => K::Denied,
+        ErrorKind::UnknownFunction => K::UnknownFunction,
+        ErrorKind::InvalidComponent => K::InvalidComponent,
+        ErrorKind::Lost => K::Lost,
+    };
+    wit_types::TaskError {
+        kind,
+        message: error.message,
+    }
+}
+
+impl wit_types::Host for HostState {}
+
+impl wit_cluster::Host for HostState {
+    fn submit(&mut self, function: String, args: String) -> Result<u64, wit_types::TaskError> {
+        self.fanout
+            .submit(&function, vec![args])
+            .map(|ids| ids[0])
+            .map_err(to_wit)
+    }
+
+    fn map(
+        &mut self,
+        function: String,
+        args: Vec<String>,
+    ) -> Result<Vec<u64>, wit_types::TaskError> {
+        self.fanout.submit(&function, args).map_err(to_wit)
+    }
+
+    fn gather(&mut self, calls: Vec<u64>) -> Vec<Result<String, wit_types::TaskError>> {
+        self.fanout
+            .gather(calls)
+            .into_iter()
+            .map(|r| r.map_err(to_wit))
+            .collect()
+    }
+}
+
+impl wit_log::Host for HostState {
+    fn log(&mut self, level: wit_log::Level, message: String) {
+        let level = match level {
+            wit_log::Level::Trace => "trace",
+            wit_log::Level::Debug => "debug",
+            wit_log::Level::Info => "info",
+            wit_log::Level::Warn => "warn",
+            wit_log::Level::Error => "error",
+        };
+        tracing::debug!(target: "wasmdask::guest", level, "{message}");
+        if self.logs.len() < MAX_LOG_LINES {
+            self.logs.push(LogLine {
+                level: level.to_string(),
+                message,
+            });
+        } else {
+            self.logs_dropped += 1;
+        }
+    }
+}
+
+/// Adds the `wasmdask:task` imports to a linker.
+pub(crate) fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<HostState>,
+) -> wasmtime::Result<()> {
+    Imports::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(linker, |s| s)
+}

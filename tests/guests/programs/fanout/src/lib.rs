@@ -1,0 +1,101 @@
+//! Fans out through the cluster with the SDK (see `wit/world.wit`).
+
+use wasmdask_guest::serde::Serialize;
+use wasmdask_guest::{Call, ErrorKind, TaskError, cluster};
+
+wasmdask_guest::wit_bindgen::generate!({
+    world: "fanout",
+    path: "wit",
+    runtime_path: "wasmdask_guest::wit_bindgen::rt",
+});
+
+struct Fanout;
+
+/// The arguments of `sum-range` by name: exercises the JSON-object form of an argument list.
+#[derive(Serialize)]
+#[serde(crate = "wasmdask_guest::serde", rename_all = "kebab-case")]
+struct Range {
+    start: u64,
+    count: u32,
+}
+
+impl Guest for Fanout {
+    fn square(x: u64) -> u64 {
+        x.wrapping_mul(x)
+    }
+
+    fn sum_of_squares(n: u64) -> Result<u64, String> {
+        sum_squares(1, n)
+    }
+
+    fn sum_range(start: u64, count: u32) -> Result<u64, String> {
+        sum_squares(start, u64::from(count))
+    }
+
+    fn nested(groups: u32, per_group: u32) -> Result<u64, String> {
+        let ranges = (0..u64::from(groups)).map(|group| Range {
+            start: group * u64::from(per_group) + 1,
+            count: per_group,
+        });
+        let sums: Vec<u64> = cluster::map_gather("sum-range", ranges)?;
+        checked_sum(sums)
+    }
+
+    fn maybe_fail(i: u32) -> Result<u32, String> {
+        if i % 2 == 0 {
+            Ok(i)
+        } else {
+            Err(format!("odd input {i}"))
+        }
+    }
+
+    fn fail_some(n: u32) -> Result<u32, String> {
+        let calls: Vec<Call<u32>> = cluster::map("maybe-fail", (0..n).map(|i| (i,)))?;
+        let mut failures = 0;
+        for (i, outcome) in (0..n).zip(cluster::gather(calls)) {
+            match outcome {
+                Ok(value) if i % 2 == 0 && value == i => {}
+                Err(error)
+                    if i % 2 == 1
+                        && error.kind == ErrorKind::GuestError
+                        && error.message.contains(&format!("odd input {i}")) =>
+                {
+                    failures += 1;
+                }
+                other => return Err(format!("maybe-fail({i}) gave an unexpected {other:?}")),
+            }
+        }
+        Ok(failures)
+    }
+
+    fn submit_unknown() -> Result<String, String> {
+        expect_failure(cluster::submit("no-such-function", ()))
+    }
+
+    fn bad_args() -> Result<String, String> {
+        expect_failure(cluster::submit("square", ("not a number",)))
+    }
+}
+
+/// start² + ... + (start + count - 1)², one `square` task per number.
+fn sum_squares(start: u64, count: u64) -> Result<u64, String> {
+    let squares: Vec<u64> = cluster::map_gather("square", (start..start + count).map(|x| (x,)))?;
+    checked_sum(squares)
+}
+
+fn checked_sum(numbers: Vec<u64>) -> Result<u64, String> {
+    numbers
+        .into_iter()
+        .try_fold(0u64, u64::checked_add)
+        .ok_or_else(|| "the sum overflows u64".to_owned())
+}
+
+/// The error of a call that must fail, whether the host rejects it at submit or at gather.
+fn expect_failure(call: Result<Call<u64>, TaskError>) -> Result<String, String> {
+    match call.and_then(Call::result) {
+        Ok(value) => Err(format!("expected the call to fail, it returned {value}")),
+        Err(error) => Ok(error.to_string()),
+    }
+}
+
+export!(Fanout);

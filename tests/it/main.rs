@@ -1,0 +1,11 @@
+//! wasmdask's integration tests: one test binary for the whole repository, so build artifacts are
+//! shared, and the guests are built once (by the `wasmdask-test-guests` build script).
+
+mod common;
+
+mod cache;
+mod cli;
+mod fanout;
+mod faults;
+mod invalid;
+mod roundtrip;

@@ -173,13 +173,13 @@ fn build(crate_dir: &Path, target_dir: &Path) {
     let hint = if stderr.contains("may not be installed") {
         format!(
             "The Rust toolchain has no {TARGET} target: run `rustup target add {TARGET}` (or \
-             `rustup show` in the repository root, whose rust-toolchain.toml lists it)."
+             `rustup toolchain install` in the repository root, which installs what \
+             rust-toolchain.toml lists)."
         )
     } else {
         format!(
-            "Building the guests needs the {TARGET} target (`rustup target add {TARGET}`). To see \
-             the error on its own, run `cargo build --release --target {TARGET} --manifest-path \
-             {}`.",
+            "Fix the error the inner build reports below; to reproduce it on its own, run `cargo \
+             build --release --target {TARGET} --manifest-path {}`.",
             manifest.display()
         )
     };
@@ -266,7 +266,9 @@ fn constants(guests: &[Guest]) -> String {
         )
         .expect("writing to a String cannot fail");
     }
-    text.push_str("/// Every guest above as `(name, path)`, for checks that must cover them all.\n");
+    text.push_str(
+        "/// Every guest above as `(name, path)`, for checks that must cover them all.\n",
+    );
     text.push_str("pub const ALL: &[(&str, &str)] = &[\n");
     for guest in guests {
         writeln!(text, "    ({:?}, {}),", guest.name, guest.constant)

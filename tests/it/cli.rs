@@ -46,7 +46,7 @@ fn exit_codes_and_messages_for_bad_inputs() {
         (&["run", EXAMPLE, "-f", "square", "--"], 2, "x"),
         (&["run", EXAMPLE, "-f", "square", "--", "x=1", "y=2"], 2, "y"),
         (&["run", EXAMPLE, "-f", "square", "--", "x=minus"], 2, "u64"),
-        (&["run", EXAMPLE, "-f", "square", "--", "x"], 2, "KEY=VALUE"),
+        (&["run", EXAMPLE, "-f", "square", "--", "x"], 2, "name=value"),
         (&["run", "/no/such/file.wasm", "--"], 3, "cannot read"),
         (&["run", EXAMPLE, "--timeout", "soon", "--"], 2, "duration"),
         (&["run", guests::FAULTS, "-f", "spin", "--timeout", "1s", "--"], 1, "timeout"),

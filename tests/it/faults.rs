@@ -36,7 +36,7 @@ fn unbounded_allocation_hits_the_memory_cap() {
 
 #[test]
 fn unbounded_recursion_overflows_the_stack() {
-    expect_failure("recurse", json!([0]), ErrorKind::StackOverflow, "--max-stack");
+    expect_failure("recurse", json!([u64::MAX]), ErrorKind::StackOverflow, "--max-stack");
 }
 
 #[test]

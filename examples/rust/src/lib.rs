@@ -60,17 +60,29 @@ impl Guest for Tasks {
             return Err("cannot build a histogram of no samples".to_owned());
         };
         let width = (max - min) / f64::from(buckets);
+        // The last bound is exactly `max`, whatever the rounding of `min + width * buckets`.
+        let bound = |i: u32| {
+            if i == buckets {
+                max
+            } else {
+                min + width * f64::from(i)
+            }
+        };
         let mut histogram: Vec<Bucket> = (0..buckets)
             .map(|i| Bucket {
-                lower: min + width * f64::from(i),
-                upper: if i + 1 == buckets { max } else { min + width * f64::from(i + 1) },
+                lower: bound(i),
+                upper: bound(i + 1),
                 count: 0,
             })
             .collect();
         let last = histogram.len() - 1;
         for x in samples {
-            // All samples are equal when width is 0: they go to the first bucket.
-            let index = if width > 0.0 { ((x - min) / width) as usize } else { 0 };
+            // When all samples are equal, width is 0 and they all go to the first bucket.
+            let index = if width > 0.0 {
+                ((x - min) / width) as usize
+            } else {
+                0
+            };
             histogram[index.min(last)].count += 1;
         }
         Ok(histogram)

@@ -119,17 +119,24 @@ pub(crate) fn failed(
     with_denials(TaskError::new(ErrorKind::Trap, message), denials).with_detail(evidence)
 }
 
-/// A failure right after an ungranted capability was reached for is reported as `denied`,
-/// keeping the guest's own words.
+/// A failure after the guest reached for an ungranted capability is reported as `denied`, naming
+/// the most specific denial and keeping the guest's own words. Sockets are the most specific
+/// signal; the filesystem comes next (wasi-libc enumerates preopens on its first descriptor
+/// operation, sockets included); the environment counts only for returned errors, because
+/// Rust's panic machinery reads `RUST_BACKTRACE` on every panic.
 fn with_denials(error: TaskError, denials: &[Denial]) -> TaskError {
-    if denials.is_empty() {
-        return error;
-    }
-    let explained: Vec<String> = denials.iter().map(Denial::explain).collect();
-    TaskError {
-        kind: ErrorKind::Denied,
-        message: format!("{}. The task reported: {}", explained.join("; "), error.message),
-        detail: error.detail,
+    let network = denials.iter().find(|d| matches!(d, Denial::Network { .. }));
+    let filesystem = denials.iter().find(|d| **d == Denial::Filesystem);
+    let environment = denials
+        .iter()
+        .find(|d| **d == Denial::Environment && error.kind != ErrorKind::Trap);
+    match network.or(filesystem).or(environment) {
+        Some(denial) => TaskError {
+            kind: ErrorKind::Denied,
+            message: format!("{}. The task reported: {}", denial.explain(), error.message),
+            detail: error.detail,
+        },
+        None => error,
     }
 }
 

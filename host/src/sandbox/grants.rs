@@ -85,10 +85,21 @@ impl Grants {
         builder
             .stdout(stdout.clone())
             .stderr(stderr.clone())
-            .allow_ip_name_lookup(false)
-            .allow_udp(false);
+            // Sockets may be created so that every address they use reaches the check below,
+            // which refuses (and records) all of them.
+            .allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(false);
         let network_denials = denials.clone();
         builder.socket_addr_check(move |addr, usage| {
+            // The implicit bind of a client socket to an ephemeral wildcard address is harmless
+            // (listening is refused below); allowing it lets the real destination be checked.
+            let implicit_bind = matches!(usage, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
+                && addr.ip().is_unspecified()
+                && addr.port() == 0;
+            if implicit_bind {
+                return Box::pin(async { true });
+            }
             let usage = match usage {
                 SocketAddrUse::TcpConnect => "connect to",
                 SocketAddrUse::UdpSend => "send a datagram to",

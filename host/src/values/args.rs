@@ -37,7 +37,7 @@ pub fn args_from_json(json: &Value, params: &[(String, Type)]) -> Result<Vec<Val
         Value::Object(object) => {
             let keys: Vec<&str> = object.keys().map(String::as_str).collect();
             let unknown = members.match_names(&keys).is_err();
-            (members.from_object(object), unknown)
+            (members.read_object(object), unknown)
         }
         _ if params.len() == 1 => return single(json, &params[0]),
         _ => {
@@ -134,7 +134,9 @@ fn positional(
 
 /// The only argument of a one-parameter function, given on its own.
 fn single(json: &Value, (name, ty): &(String, Type)) -> Result<Vec<Val>, ValueError> {
-    to_val(json, ty).map(|val| vec![val]).map_err(|e| e.in_name(name))
+    to_val(json, ty)
+        .map(|val| vec![val])
+        .map_err(|e| e.in_name(name))
 }
 
 /// Whether values of `ty` are written as the same kind of JSON (array or object) as `json`.
@@ -219,7 +221,10 @@ mod tests {
     const DEFS: &[(&str, &str)] = &[
         ("point", r#"(record (field "x" s32) (field "y" s32))"#),
         ("color", r#"(enum "red" "green")"#),
-        ("shape", r#"(variant (case "circle" float64) (case "none"))"#),
+        (
+            "shape",
+            r#"(variant (case "circle" float64) (case "none"))"#,
+        ),
     ];
 
     fn params(wat: &str) -> Vec<(String, Type)> {
@@ -260,7 +265,9 @@ mod tests {
     fn json_argument_errors_list_the_parameters() {
         let params = n_label();
         assert_eq!(
-            args_from_json(&json!([3]), &params).unwrap_err().to_string(),
+            args_from_json(&json!([3]), &params)
+                .unwrap_err()
+                .to_string(),
             "expected 2 arguments, got 1 argument; the function takes: n: u32, label: option<string>"
         );
         assert_eq!(
@@ -316,13 +323,22 @@ mod tests {
 
         let xs = params(r#"(param "xs" (list u32))"#);
         let list = |items: &[u32]| vec![Val::List(items.iter().map(|&n| Val::U32(n)).collect())];
-        assert_eq!(args_from_json(&json!([[1, 2]]), &xs).unwrap(), list(&[1, 2]));
+        assert_eq!(
+            args_from_json(&json!([[1, 2]]), &xs).unwrap(),
+            list(&[1, 2])
+        );
         assert_eq!(args_from_json(&json!([1, 2]), &xs).unwrap(), list(&[1, 2]));
         assert_eq!(args_from_json(&json!([1]), &xs).unwrap(), list(&[1]));
         // Wrong length for an argument list: the error is about the list itself.
-        assert_eq!(args_from_json(&json!([1, -2]), &xs).unwrap_err().path(), "xs[1]");
+        assert_eq!(
+            args_from_json(&json!([1, -2]), &xs).unwrap_err().path(),
+            "xs[1]"
+        );
         // Right length, bad argument: the error is about that argument.
-        assert_eq!(args_from_json(&json!([[1, -2]]), &xs).unwrap_err().path(), "xs[1]");
+        assert_eq!(
+            args_from_json(&json!([[1, -2]]), &xs).unwrap_err().path(),
+            "xs[1]"
+        );
         assert_eq!(args_from_json(&json!(["a"]), &xs).unwrap_err().path(), "xs");
 
         let p = params(r#"(param "p" $point)"#);
@@ -331,7 +347,10 @@ mod tests {
             ("y".into(), Val::S32(2)),
         ])];
         assert_eq!(args_from_json(&json!({"x": 1, "y": 2}), &p).unwrap(), point);
-        assert_eq!(args_from_json(&json!({"p": {"x": 1, "y": 2}}), &p).unwrap(), point);
+        assert_eq!(
+            args_from_json(&json!({"p": {"x": 1, "y": 2}}), &p).unwrap(),
+            point
+        );
         // Read as `{"p": ...}`, the mistake is inside `p`: that is the error reported.
         assert_eq!(
             args_from_json(&json!({"p": {"x": 1}}), &p)

@@ -55,26 +55,24 @@ fn shape(ty: &Type) -> String {
                 Some(ty) => format!("{{\"{name}\": {}}}", wit_type(&ty)),
                 None => format!("{{\"{name}\": null}}"),
             };
-            format!("{} or {}", side("ok", result.ok()), side("err", result.err()))
+            format!(
+                "{} or {}",
+                side("ok", result.ok()),
+                side("err", result.err())
+            )
         }
         Type::Flags(flags) => format!(
             "an array of flag names from: {}",
             names::list(flags.names())
         ),
-        Type::Own(_)
-        | Type::Borrow(_)
-        | Type::Future(_)
-        | Type::Stream(_)
-        | Type::ErrorContext => "not representable as JSON".into(),
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+            "not representable as JSON".into()
+        }
     }
 }
 
 fn range(min: impl ToString, max: impl ToString) -> String {
-    format!(
-        "an integer from {} to {}",
-        min.to_string(),
-        max.to_string()
-    )
+    format!("an integer from {} to {}", min.to_string(), max.to_string())
 }
 
 fn elements(count: usize) -> String {
@@ -114,9 +112,7 @@ pub(crate) fn example(ty: &Type) -> Value {
         Type::Char => json!("a"),
         Type::String => json!("hello"),
         Type::List(list) => json!([example(&list.ty())]),
-        Type::FixedLengthList(list) => {
-            Value::Array(vec![example(&list.ty()); list.len() as usize])
-        }
+        Type::FixedLengthList(list) => Value::Array(vec![example(&list.ty()); list.len() as usize]),
         Type::Tuple(tuple) => tuple.types().map(|ty| example(&ty)).collect(),
         Type::Map(map) => json!([[example(&map.key()), example(&map.value())]]),
         Type::Record(record) => Value::Object(
@@ -137,11 +133,9 @@ pub(crate) fn example(ty: &Type) -> Value {
         Type::Option(option) => example(&option.ty()),
         Type::Result(result) => json!({ "ok": result.ok().map_or(Value::Null, |ty| example(&ty)) }),
         Type::Flags(flags) => flags.names().take(1).collect(),
-        Type::Own(_)
-        | Type::Borrow(_)
-        | Type::Future(_)
-        | Type::Stream(_)
-        | Type::ErrorContext => Value::Null,
+        Type::Own(_) | Type::Borrow(_) | Type::Future(_) | Type::Stream(_) | Type::ErrorContext => {
+            Value::Null
+        }
     }
 }
 
@@ -153,8 +147,14 @@ mod tests {
 
     const DEFS: &[(&str, &str)] = &[
         ("point", r#"(record (field "x" s32) (field "y" s32))"#),
-        ("shape", r#"(variant (case "circle" float64) (case "none"))"#),
-        ("empty-first", r#"(variant (case "none") (case "circle" float64))"#),
+        (
+            "shape",
+            r#"(variant (case "circle" float64) (case "none"))"#,
+        ),
+        (
+            "empty-first",
+            r#"(variant (case "none") (case "circle" float64))"#,
+        ),
         ("color", r#"(enum "red" "green")"#),
         ("perms", r#"(flags "read" "write")"#),
     ];
@@ -191,7 +191,10 @@ mod tests {
 
     #[test]
     fn expectations_name_the_type_and_its_json() {
-        let tys = types(DEFS, &["s32", "u8", "(tuple u8 string)", "$color", "$shape"]);
+        let tys = types(
+            DEFS,
+            &["s32", "u8", "(tuple u8 string)", "$color", "$shape"],
+        );
         let expectations: Vec<String> = tys.iter().map(expected).collect();
         assert_eq!(
             expectations,

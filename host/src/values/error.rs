@@ -119,6 +119,9 @@ mod tests {
     fn no_path_for_the_whole_value() {
         let error = ValueError::new("expected bool, got 1").with_hint("write true or false");
         assert_eq!(error.path(), "");
-        assert_eq!(error.to_string(), "expected bool, got 1; write true or false");
+        assert_eq!(
+            error.to_string(),
+            "expected bool, got 1; write true or false"
+        );
     }
 }

@@ -95,7 +95,10 @@ mod tests {
 
     const DEFS: &[(&str, &str)] = &[
         ("point", r#"(record (field "x" s32) (field "y" s32))"#),
-        ("shape", r#"(variant (case "circle" float64) (case "none"))"#),
+        (
+            "shape",
+            r#"(variant (case "circle" float64) (case "none"))"#,
+        ),
         ("color", r#"(enum "red" "green")"#),
         ("perms", r#"(flags "read" "write")"#),
     ];
@@ -154,7 +157,15 @@ mod tests {
             .collect();
         assert_eq!(
             outputs,
-            ["INTEGER", "collection(FLOAT)", "NONE", "NONE", "STRUCT", "STRING", "STRUCT"]
+            [
+                "INTEGER",
+                "collection(FLOAT)",
+                "NONE",
+                "NONE",
+                "STRUCT",
+                "STRING",
+                "STRUCT"
+            ]
         );
         assert_eq!(flyte_output_type(None), FlyteType::None);
     }

@@ -2,7 +2,7 @@
 //!
 //! A record in JSON and the arguments of a call (a JSON object or `key=value` pairs) follow the
 //! same rules, kept here so they cannot drift apart: names match exactly or loosely
-//! (`snake_case` for `kebab-case`, see [`names`](super::names)), a member may be given only
+//! (`snake_case` for `kebab-case`, see [`names`]), a member may be given only
 //! once, an absent `option` member is `none`, and any other absent or unknown member is an
 //! error that lists the valid ones.
 
@@ -49,7 +49,7 @@ impl<'a> Members<'a> {
     }
 
     /// The values of all members from an object keyed by member name.
-    pub(crate) fn from_object(&self, object: &Map<String, Value>) -> Result<Vec<Val>, ValueError> {
+    pub(crate) fn read_object(&self, object: &Map<String, Value>) -> Result<Vec<Val>, ValueError> {
         let keys: Vec<&str> = object.keys().map(String::as_str).collect();
         let values: Vec<&Value> = object.values().collect();
         let slots = self.match_names(&keys)?;
@@ -122,7 +122,7 @@ impl<'a> Members<'a> {
         }
     }
 
-    /// "the function takes: n: u32, label: option<string>" and the like.
+    /// `the function takes: n: u32, label: option<string>` and the like.
     pub(crate) fn listing(&self) -> String {
         let list = wit_members(self.items.iter().map(|(name, ty)| (*name, ty)));
         match (self.kind, list.is_empty()) {

@@ -163,13 +163,19 @@ mod tests {
             ("$shape", "variant { circle(f64), none }"),
             ("$color", "enum { red, green }"),
             ("$perms", "flags { read, write }"),
-            ("(list (option $point))", "list<option<record { x: s32, y: s32 }>>"),
+            (
+                "(list (option $point))",
+                "list<option<record { x: s32, y: s32 }>>",
+            ),
             ("(map string u32)", "map<string, u32>"),
             ("(list u8 4)", "list<u8, 4>"),
         ];
         let defs = [
             ("point", r#"(record (field "x" s32) (field "y" s32))"#),
-            ("shape", r#"(variant (case "circle" float64) (case "none"))"#),
+            (
+                "shape",
+                r#"(variant (case "circle" float64) (case "none"))"#,
+            ),
             ("color", r#"(enum "red" "green")"#),
             ("perms", r#"(flags "read" "write")"#),
         ];

@@ -42,7 +42,7 @@ impl Guest for Fanout {
     }
 
     fn maybe_fail(i: u32) -> Result<u32, String> {
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             Ok(i)
         } else {
             Err(format!("odd input {i}"))
@@ -54,9 +54,9 @@ impl Guest for Fanout {
         let mut failures = 0;
         for (i, outcome) in (0..n).zip(cluster::gather(calls)) {
             match outcome {
-                Ok(value) if i % 2 == 0 && value == i => {}
+                Ok(value) if i.is_multiple_of(2) && value == i => {}
                 Err(error)
-                    if i % 2 == 1
+                    if !i.is_multiple_of(2)
                         && error.kind == ErrorKind::GuestError
                         && error.message.contains(&format!("odd input {i}")) =>
                 {

@@ -58,8 +58,7 @@ fn per_execution(pooling: bool) -> Duration {
 fn kernel_in_sandbox(seed: u64, rounds: u32) -> (u64, Duration) {
     let (sandbox, component) = sandbox(true);
     let params = &component.task("hash-rounds").expect("hash-rounds").params;
-    let args =
-        values::args_from_json(&serde_json::json!([seed, rounds]), params).expect("args");
+    let args = values::args_from_json(&serde_json::json!([seed, rounds]), params).expect("args");
     let started = Instant::now();
     let report = sandbox.execute(&component, "hash-rounds", args, None);
     let elapsed = started.elapsed();
@@ -110,7 +109,10 @@ fn run() {
     let started = Instant::now();
     let native_value = kernel::hash_rounds(black_box(seed), black_box(rounds));
     let native_time = started.elapsed();
-    assert_eq!(wasm_value, native_value, "the sandboxed kernel computes the same value");
+    assert_eq!(
+        wasm_value, native_value,
+        "the sandboxed kernel computes the same value"
+    );
     println!("CPU kernel hash_rounds(seed={seed}, rounds={rounds}):");
     println!("  sandbox {:>10.2?}", wasm_time);
     println!("  native  {:>10.2?}", native_time);

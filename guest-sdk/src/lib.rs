@@ -119,8 +119,7 @@ pub use serde;
 pub use serde_json;
 pub use wit_bindgen;
 
-/// The generated bindings of the `imports` world. Hidden: the typed modules above are the API.
-#[doc(hidden)]
+/// The generated bindings of the `imports` world. Private: the typed modules above are the API.
 #[allow(unsafe_code, missing_debug_implementations, dead_code, clippy::all)]
 mod bindings {
     wit_bindgen::generate!({

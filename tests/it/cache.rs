@@ -47,5 +47,8 @@ fn a_corrupt_cache_entry_is_ignored_and_rebuilt() {
     let second = Sandbox::new(config()).unwrap();
     let loaded = load(&second, guests::EXAMPLE_RUST);
     assert!(!loaded.from_cache);
-    assert_eq!(ok_json(call(&second, &loaded, "square", json!([3]), 1)), json!(9));
+    assert_eq!(
+        ok_json(call(&second, &loaded, "square", json!([3]), 1)),
+        json!(9)
+    );
 }

@@ -79,7 +79,10 @@ pub fn ok_json(report: ExecReport) -> serde_json::Value {
     match report.outcome {
         Ok(Some(v)) => values::from_val(&v),
         Ok(None) => serde_json::Value::Null,
-        Err(e) => panic!("task failed: {e:?}\nstderr: {}", String::from_utf8_lossy(&report.stderr)),
+        Err(e) => panic!(
+            "task failed: {e:?}\nstderr: {}",
+            String::from_utf8_lossy(&report.stderr)
+        ),
     }
 }
 

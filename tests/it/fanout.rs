@@ -15,7 +15,13 @@ fn sum_of_squares(n: u64) -> u64 {
 fn ten_thousand_subtasks_give_the_right_answer() {
     let sandbox = sandbox(Limits::default());
     let example = load(&sandbox, guests::EXAMPLE_RUST);
-    let report = call(&sandbox, &example, "sum-of-squares", json!({"n": 10_000}), 2);
+    let report = call(
+        &sandbox,
+        &example,
+        "sum-of-squares",
+        json!({"n": 10_000}),
+        2,
+    );
     assert_eq!(report.submitted, 10_000);
     assert_eq!(ok_json(report), json!(sum_of_squares(10_000)));
 }
@@ -25,7 +31,13 @@ fn nested_fan_out_completes_on_a_single_slot() {
     // One slot: a parent waiting in `gather` must lend its slot to its children.
     let sandbox = sandbox(Limits::default());
     let fanout = load(&sandbox, guests::FANOUT);
-    let report = call(&sandbox, &fanout, "nested", json!({"groups": 8, "per-group": 25}), 1);
+    let report = call(
+        &sandbox,
+        &fanout,
+        "nested",
+        json!({"groups": 8, "per-group": 25}),
+        1,
+    );
     assert_eq!(ok_json(report), json!(sum_of_squares(200)));
 }
 
@@ -44,7 +56,10 @@ fn submitting_an_unknown_function_fails_at_submit() {
     let message = ok_json(call(&sandbox, &fanout, "submit-unknown", json!([]), 1));
     let message = message.as_str().unwrap();
     assert!(message.contains("exports no function"), "{message}");
-    assert!(message.contains("square"), "lists the real exports: {message}");
+    assert!(
+        message.contains("square"),
+        "lists the real exports: {message}"
+    );
 }
 
 #[test]
@@ -53,7 +68,10 @@ fn submitting_mistyped_arguments_fails_at_submit() {
     let fanout = load(&sandbox, guests::FANOUT);
     let message = ok_json(call(&sandbox, &fanout, "bad-args", json!([]), 1));
     let message = message.as_str().unwrap();
-    assert!(message.contains("u64"), "names the expected type: {message}");
+    assert!(
+        message.contains("u64"),
+        "names the expected type: {message}"
+    );
 }
 
 #[test]

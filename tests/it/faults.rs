@@ -19,9 +19,16 @@ fn expect_failure(function: &str, args: serde_json::Value, kind: ErrorKind, need
         "{function}: message {:?} should mention {needle:?}",
         error.message
     );
-    assert!(started.elapsed() < Duration::from_secs(20), "{function} took too long");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{function} took too long"
+    );
     let after = call(&sandbox, &faults, "ok", json!([41]), 1);
-    assert_eq!(ok_json(after), json!(42), "host still serves after {function}");
+    assert_eq!(
+        ok_json(after),
+        json!(42),
+        "host still serves after {function}"
+    );
 }
 
 #[test]
@@ -36,7 +43,12 @@ fn unbounded_allocation_hits_the_memory_cap() {
 
 #[test]
 fn unbounded_recursion_overflows_the_stack() {
-    expect_failure("recurse", json!([u64::MAX]), ErrorKind::StackOverflow, "--max-stack");
+    expect_failure(
+        "recurse",
+        json!([u64::MAX]),
+        ErrorKind::StackOverflow,
+        "--max-stack",
+    );
 }
 
 #[test]
@@ -56,17 +68,32 @@ fn reading_the_environment_is_denied() {
 
 #[test]
 fn opening_a_socket_is_denied() {
-    expect_failure("open-socket", json!([]), ErrorKind::Denied, "connect to 127.0.0.1:9");
+    expect_failure(
+        "open-socket",
+        json!([]),
+        ErrorKind::Denied,
+        "connect to 127.0.0.1:9",
+    );
 }
 
 #[test]
 fn a_panic_is_a_trap_with_the_panic_message() {
-    expect_failure("panic", json!(["boom at the task"]), ErrorKind::Trap, "boom at the task");
+    expect_failure(
+        "panic",
+        json!(["boom at the task"]),
+        ErrorKind::Trap,
+        "boom at the task",
+    );
 }
 
 #[test]
 fn an_err_return_is_a_guest_error() {
-    expect_failure("fail", json!(["bad row 7"]), ErrorKind::GuestError, "bad row 7");
+    expect_failure(
+        "fail",
+        json!(["bad row 7"]),
+        ErrorKind::GuestError,
+        "bad row 7",
+    );
 }
 
 #[test]
@@ -84,8 +111,19 @@ fn a_panic_carries_a_wasm_backtrace() {
 fn guest_output_and_logs_are_captured() {
     let sandbox = sandbox(test_limits());
     let faults = load(&sandbox, guests::FAULTS);
-    let report = call(&sandbox, &faults, "log-and-print", json!(["hello there"]), 1);
+    let report = call(
+        &sandbox,
+        &faults,
+        "log-and-print",
+        json!(["hello there"]),
+        1,
+    );
     assert!(String::from_utf8_lossy(&report.stdout).contains("hello there"));
-    assert!(report.logs.iter().any(|l| l.message.contains("hello there")));
+    assert!(
+        report
+            .logs
+            .iter()
+            .any(|l| l.message.contains("hello there"))
+    );
     assert!(report.outcome.is_ok());
 }

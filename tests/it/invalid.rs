@@ -65,7 +65,9 @@ fn missing_extra_and_mistyped_arguments_name_the_parameter() {
         (json!([1]), "rounds"),
     ];
     for (args, name) in cases {
-        let error = values::args_from_json(&args, params).unwrap_err().to_string();
+        let error = values::args_from_json(&args, params)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(name), "{args}: {error} should name `{name}`");
     }
 }

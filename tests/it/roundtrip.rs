@@ -30,8 +30,14 @@ fn echo_cases() -> Vec<(&'static str, Value)> {
         ("echo-list-u32", json!([1, 2, 4294967295u64])),
         ("echo-list-u32", json!([])),
         ("echo-list-string", json!(["a", "", "c"])),
-        ("echo-record", json!({"full-name": "Ada L", "age": 36, "email": "ada@example.org"})),
-        ("echo-record", json!({"full-name": "Bob", "age": 0, "email": null})),
+        (
+            "echo-record",
+            json!({"full-name": "Ada L", "age": 36, "email": "ada@example.org"}),
+        ),
+        (
+            "echo-record",
+            json!({"full-name": "Bob", "age": 0, "email": null}),
+        ),
         ("echo-tuple", json!([7, "seven", 7.5])),
         ("echo-variant", json!("ping")),
         ("echo-variant", json!({"message": "hi"})),
@@ -74,7 +80,13 @@ fn result_returns_unwrap_ok_and_turn_err_into_a_guest_error() {
 fn named_and_positional_arguments_and_no_result() {
     let sandbox = sandbox(Limits::default());
     let types = load(&sandbox, guests::TYPES);
-    let positional = ok_json(call(&sandbox, &types, "describe", json!(["Ada", 36, ["x", "y"]]), 1));
+    let positional = ok_json(call(
+        &sandbox,
+        &types,
+        "describe",
+        json!(["Ada", 36, ["x", "y"]]),
+        1,
+    ));
     let named = ok_json(call(
         &sandbox,
         &types,
@@ -84,7 +96,10 @@ fn named_and_positional_arguments_and_no_result() {
     ));
     assert_eq!(positional, named);
     assert!(positional.as_str().unwrap().contains("Ada"));
-    assert_eq!(ok_json(call(&sandbox, &types, "nothing", json!([]), 1)), Value::Null);
+    assert_eq!(
+        ok_json(call(&sandbox, &types, "nothing", json!([]), 1)),
+        Value::Null
+    );
 }
 
 #[test]

@@ -27,7 +27,10 @@ pub(super) fn inspect(args: InspectArgs) -> Result<(), Failure> {
         .load_file(&args.component)
         .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&describe(&component)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&describe(&component)).unwrap_or_default()
+        );
     } else {
         print_text(&args.component, &component);
     }

@@ -98,7 +98,9 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         tracing::warn!("{}", denial.explain());
     }
     let value = report.outcome.map_err(|e| Failure::task(&e))?;
-    let json = value.as_ref().map_or(serde_json::Value::Null, values::from_val);
+    let json = value
+        .as_ref()
+        .map_or(serde_json::Value::Null, values::from_val);
     let text = match (&json, args.json) {
         (serde_json::Value::String(s), false) => s.clone(),
         (_, false) => serde_json::to_string_pretty(&json).unwrap_or_default(),

@@ -42,13 +42,15 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 /// Parses a duration such as `30s`, `500ms`, `2m`, `1h 30m` (a bare number means seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs > 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    if let Ok(secs) = t.parse::<f64>()
+        && secs.is_finite()
+        && secs > 0.0
+    {
+        return Ok(Duration::from_secs_f64(secs));
     }
-    let d = humantime::parse_duration(t)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. `30s`, `500ms`, `2m`"))?;
+    let d = humantime::parse_duration(t).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. `30s`, `500ms`, `2m`")
+    })?;
     if d.is_zero() {
         return Err(format!("`{text}`: the duration must be greater than zero"));
     }

@@ -105,7 +105,9 @@ pub(crate) fn failed(
     let Some(trap) = error.downcast_ref::<Trap>() else {
         // Not a trap: instantiation or linking failed, or the arguments did not type-check.
         let text = format!("{error:#}");
-        let kind = if text.contains("type mismatch") || text.contains("expected") && text.contains("argument") {
+        let kind = if text.contains("type mismatch")
+            || text.contains("expected") && text.contains("argument")
+        {
             ErrorKind::BadInput
         } else {
             ErrorKind::InvalidComponent
@@ -146,7 +148,10 @@ fn panic_message(stderr: &[u8]) -> Option<String> {
     let start = text.find("panicked at ")?;
     let rest = &text[start..];
     let mut lines = rest.lines();
-    let location = lines.next()?.trim_start_matches("panicked at ").trim_end_matches(':');
+    let location = lines
+        .next()?
+        .trim_start_matches("panicked at ")
+        .trim_end_matches(':');
     let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
     Some(format!("{} (at {location})", message.join("\n").trim()))
 }

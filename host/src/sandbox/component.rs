@@ -7,9 +7,9 @@ use crate::task_error::{ErrorKind, TaskError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, Type};
-use wasmtime::Engine;
 
 /// Import namespaces a task may use; anything else is rejected at load time.
 const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
@@ -96,7 +96,10 @@ impl std::fmt::Debug for LoadedComponent {
         f.debug_struct("LoadedComponent")
             .field("digest", &self.digest)
             .field("size", &self.bytes.len())
-            .field("tasks", &self.tasks.iter().map(|t| &t.name).collect::<Vec<_>>())
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -186,7 +189,10 @@ pub(crate) fn load(
     let load_time = started.elapsed();
 
     let ty = component.component_type();
-    let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
     if let Some(bad) = imports
         .iter()
         .find(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
@@ -202,10 +208,7 @@ pub(crate) fn load(
                 .ok_or_else(|| LoadError::Invalid(format!("export `{name}` has no index")))?;
             tasks.push(TaskSig {
                 name: name.to_string(),
-                params: func
-                    .params()
-                    .map(|(n, t)| (n.to_string(), t))
-                    .collect(),
+                params: func.params().map(|(n, t)| (n.to_string(), t)).collect(),
                 result: func.results().next(),
                 index,
             });
@@ -241,7 +244,9 @@ fn compile_or_fetch(
             #[allow(unsafe_code)]
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, true)),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e:#}")
+                }
             }
         }
     }

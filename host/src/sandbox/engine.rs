@@ -59,7 +59,9 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("config", &self.config).finish()
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -176,12 +178,13 @@ fn spawn_epoch_ticker(engine: &Engine) {
 fn record_ungranted_reads(linker: &mut Linker<HostState>, grants: &Grants) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     if grants.env.is_empty() {
-        linker
-            .instance("wasi:cli/environment@0.2.12")?
-            .func_wrap("get-environment", |mut store, (): ()| {
+        linker.instance("wasi:cli/environment@0.2.12")?.func_wrap(
+            "get-environment",
+            |mut store, (): ()| {
                 store.data_mut().denials.record(Denial::Environment);
                 Ok((Vec::<(String, String)>::new(),))
-            })?;
+            },
+        )?;
     }
     if grants.dirs.is_empty() {
         type Descriptor = wasmtime::component::Resource<wasmtime_wasi::filesystem::Descriptor>;

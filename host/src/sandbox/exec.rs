@@ -65,11 +65,7 @@ impl Sandbox {
                 return report;
             }
         };
-        let wasi = match self
-            .config
-            .grants
-            .wasi_ctx(&stdout, &stderr, &denials)
-        {
+        let wasi = match self.config.grants.wasi_ctx(&stdout, &stderr, &denials) {
             Ok(wasi) => wasi,
             Err(e) => {
                 report.outcome = Err(TaskError::new(ErrorKind::Denied, e.to_string()));
@@ -92,18 +88,15 @@ impl Sandbox {
         store.set_epoch_deadline(ticks(limits.timeout));
         store.epoch_deadline_trap();
 
-        let result = component
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| {
-                report.instantiate_time = started.elapsed();
-                let func = instance
-                    .get_func(&mut store, task.index)
-                    .ok_or_else(|| wasmtime::format_err!("export `{}` is not a function", task.name))?;
-                let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
-                func.call(&mut store, &args, &mut results)?;
-                Ok(results.pop())
-            });
+        let result = component.pre.instantiate(&mut store).and_then(|instance| {
+            report.instantiate_time = started.elapsed();
+            let func = instance
+                .get_func(&mut store, task.index)
+                .ok_or_else(|| wasmtime::format_err!("export `{}` is not a function", task.name))?;
+            let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
+            func.call(&mut store, &args, &mut results)?;
+            Ok(results.pop())
+        });
 
         report.stdout = stdout.take();
         report.stderr = stderr.take();

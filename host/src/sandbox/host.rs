@@ -83,7 +83,10 @@ impl FanOut {
             let json: serde_json::Value = serde_json::from_str(&args_json).map_err(|e| {
                 TaskError::new(
                     ErrorKind::BadInput,
-                    format!("call {i} of `{}`: arguments are not valid JSON: {e}", task.name),
+                    format!(
+                        "call {i} of `{}`: arguments are not valid JSON: {e}",
+                        task.name
+                    ),
                 )
             })?;
             let args = values::args_from_json(&json, &task.params).map_err(|e| {

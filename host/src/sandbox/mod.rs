@@ -16,6 +16,8 @@ mod host;
 mod limits;
 mod output;
 
+pub use cache::default_cache_dir;
+pub use classify::human_bytes;
 pub use component::{LoadError, LoadedComponent, TaskSig, digest_of};
 pub use engine::{Sandbox, SandboxConfig, SandboxError};
 pub use exec::ExecReport;
@@ -23,5 +25,3 @@ pub use grants::{Denial, DirGrant, Grants};
 pub use host::LogLine;
 pub use limits::Limits;
 pub use output::OutputLimitExceeded;
-pub use classify::human_bytes;
-pub use cache::default_cache_dir;

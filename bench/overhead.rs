@@ -6,7 +6,9 @@
 //!   pooling allocator and without, next to a native function call and a process spawn;
 //! - the example's CPU kernel in the sandbox vs. the same source compiled natively.
 
+// Its unit test is not run here (no test harness), hence the allow.
 #[path = "../examples/rust/src/kernel.rs"]
+#[allow(unused_imports)]
 mod kernel;
 
 use std::hint::black_box;

@@ -4,6 +4,7 @@
 //! task arguments; 3 the component could not be loaded or has no such function; 4 the host
 //! itself could not start (e.g. the sandbox could not be created).
 
+pub mod dask_compat; // TEMP (dask_compat helper)
 mod inspect;
 mod run;
 mod sandbox_args;

@@ -7,9 +7,11 @@
 
 pub mod local;
 mod pending;
+pub mod pool;
 
 pub use local::LocalCluster;
 pub use pending::Pending;
+pub use pool::{Pool, Progress};
 
 use crate::sandbox::LoadedComponent;
 use crate::task_error::TaskError;

@@ -448,7 +448,7 @@ fn flag_names(json: &Value, flags: &Flags, ty: &Type) -> Result<Vec<String>, Val
     Ok(all
         .iter()
         .zip(set)
-        
+        .filter(|(_, set)| *set)
         .map(|(name, _)| name.to_string())
         .collect())
 }

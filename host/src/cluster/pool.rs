@@ -1,0 +1,259 @@
+//! A pool of worker threads that each run one sandboxed call at a time, fed from one queue.
+//!
+//! Used by the embedded cluster and by `wasmdask worker`. A call that waits for its own
+//! subtasks lends its slot to the pool while it waits (Dask's `secede`/`rejoin`), starting an
+//! extra thread when no idle one is left, so nested fan-out never deadlocks on a full pool.
+
+use super::{Call, Cluster, Pending};
+use crate::sandbox::Sandbox;
+use crate::task_error::TaskError;
+use crate::values;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::time::Instant;
+
+thread_local! {
+    /// The pool this thread belongs to (its address), so `gather` knows whether it holds a slot.
+    static POOL_OF_THREAD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// What to do with a finished call's JSON result or error.
+pub type Done = Box<dyn FnOnce(Result<String, TaskError>) + Send>;
+
+/// Counters for progress bars, metrics and tests.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub submitted: AtomicU64,
+    pub done: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// The owner handle of a pool; dropping it stops the threads once they finish their call.
+pub struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("slots", &self.inner.slots)
+            .finish()
+    }
+}
+
+pub(crate) struct PoolInner {
+    sandbox: Arc<Sandbox>,
+    slots: usize,
+    state: Mutex<State>,
+    work: Condvar,
+    progress: Arc<Progress>,
+    /// Where the nested fan-out of this pool's calls goes.
+    fanout: OnceLock<Arc<dyn Cluster>>,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<(Call, Done)>,
+    /// Calls executing and not waiting in `gather`.
+    running: usize,
+    threads: usize,
+    idle: usize,
+    shutdown: bool,
+}
+
+impl Pool {
+    /// A pool of `slots` concurrent sandboxes. Threads start on demand.
+    pub fn new(sandbox: Arc<Sandbox>, slots: usize) -> Self {
+        Pool {
+            inner: Arc::new(PoolInner {
+                sandbox,
+                slots: slots.max(1),
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                progress: Arc::default(),
+                fanout: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Sets where the calls' own fan-out goes (once). Waits through it lend the slot out.
+    pub fn set_fanout(&self, upstream: Arc<dyn Cluster>) {
+        let client: Arc<dyn Cluster> = Arc::new(Seceding {
+            pool: Arc::downgrade(&self.inner),
+            upstream,
+        });
+        let _ = self.inner.fanout.set(client);
+    }
+
+    /// Queues calls; `done` runs on the pool thread when each finishes.
+    pub fn push(&self, jobs: Vec<(Call, Done)>) {
+        self.inner.push(jobs);
+    }
+
+    pub fn progress(&self) -> Arc<Progress> {
+        self.inner.progress.clone()
+    }
+
+    pub fn slots(&self) -> usize {
+        self.inner.slots
+    }
+
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.inner.sandbox
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<PoolInner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    /// Calls queued or running.
+    pub fn load(&self) -> usize {
+        let state = self.inner.lock();
+        state.queue.len() + state.running
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.inner.lock().shutdown = true;
+        self.inner.work.notify_all();
+    }
+}
+
+impl PoolInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn id(&self) -> usize {
+        self as *const PoolInner as usize
+    }
+
+    pub(crate) fn push(self: &Arc<Self>, jobs: Vec<(Call, Done)>) {
+        let n = jobs.len();
+        let mut state = self.lock();
+        state.queue.extend(jobs);
+        self.progress
+            .submitted
+            .fetch_add(n as u64, Ordering::Relaxed);
+        let wanted = self.slots.min(state.queue.len() + state.running);
+        while state.threads < wanted {
+            if !self.spawn_thread(&mut state) {
+                break;
+            }
+        }
+        if n == 1 {
+            self.work.notify_one();
+        } else {
+            self.work.notify_all();
+        }
+    }
+
+    fn spawn_thread(self: &Arc<Self>, state: &mut State) -> bool {
+        state.threads += 1;
+        let inner = self.clone();
+        // Guest code runs on this thread's stack: leave room above the wasm stack cap.
+        let stack = inner.sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
+        let spawned = std::thread::Builder::new()
+            .name(format!("wasmdask-slot-{}", state.threads))
+            .stack_size(stack)
+            .spawn(move || inner.work_loop());
+        if let Err(e) = spawned {
+            state.threads -= 1;
+            tracing::error!("cannot start a worker thread: {e}");
+            return false;
+        }
+        true
+    }
+
+    fn work_loop(self: Arc<Self>) {
+        POOL_OF_THREAD.with(|p| p.set(self.id()));
+        loop {
+            let (call, done) = {
+                let mut state = self.lock();
+                loop {
+                    if state.shutdown {
+                        state.threads -= 1;
+                        return;
+                    }
+                    if state.running < self.slots
+                        && let Some(job) = state.queue.pop_front()
+                    {
+                        state.running += 1;
+                        break job;
+                    }
+                    state.idle += 1;
+                    state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state.idle -= 1;
+                }
+            };
+            let result = self.run_call(call);
+            match &result {
+                Ok(_) => self.progress.done.fetch_add(1, Ordering::Relaxed),
+                Err(_) => self.progress.failed.fetch_add(1, Ordering::Relaxed),
+            };
+            done(result);
+            let mut state = self.lock();
+            state.running -= 1;
+            if !state.queue.is_empty() {
+                self.work.notify_one();
+            }
+        }
+    }
+
+    /// Executes one call and encodes its result as JSON text.
+    fn run_call(&self, call: Call) -> Result<String, TaskError> {
+        let fanout = self.fanout.get().cloned();
+        let report = self
+            .sandbox
+            .execute(&call.component, &call.function, call.args, fanout);
+        report.outcome.map(|value| match value {
+            Some(v) => values::from_val(&v).to_string(),
+            None => "null".to_string(),
+        })
+    }
+
+    /// Lends the calling thread's slot to queued work while it blocks in `wait`.
+    fn while_blocked<T>(self: &Arc<Self>, wait: impl FnOnce() -> T) -> T {
+        if POOL_OF_THREAD.with(Cell::get) != self.id() {
+            return wait();
+        }
+        {
+            let mut state = self.lock();
+            state.running -= 1;
+            if state.idle == 0 && !state.queue.is_empty() {
+                self.spawn_thread(&mut state);
+            }
+            self.work.notify_one();
+        }
+        let result = wait();
+        // rejoin: may briefly exceed the slot count, like Dask.
+        self.lock().running += 1;
+        result
+    }
+}
+
+/// The fan-out client given to a pool's calls: submits upstream, and lends the slot out while
+/// waiting for results.
+struct Seceding {
+    pool: Weak<PoolInner>,
+    upstream: Arc<dyn Cluster>,
+}
+
+impl Cluster for Seceding {
+    fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
+        self.upstream.submit(calls)
+    }
+
+    fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<String, TaskError>> {
+        let all_done = pending.iter().all(Pending::is_done);
+        match self.pool.upgrade() {
+            Some(pool) if !all_done => {
+                pool.while_blocked(|| self.upstream.gather(pending, deadline))
+            }
+            _ => self.upstream.gather(pending, deadline),
+        }
+    }
+}

@@ -4,16 +4,23 @@
 //! task arguments; 3 the component could not be loaded or has no such function; 4 the host
 //! itself could not start (e.g. the sandbox could not be created).
 
-pub mod dask_compat; // TEMP (dask_compat helper)
+pub mod dask_compat;
+mod cluster_args;
 mod inspect;
+mod processes;
 mod run;
 mod sandbox_args;
+mod scheduler;
+mod worker;
 pub mod units;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
 
+pub use cluster_args::AuthArgs;
 pub use inspect::InspectArgs;
+pub use scheduler::SchedulerArgs;
+pub use worker::WorkerArgs;
 pub use run::RunArgs;
 pub use sandbox_args::SandboxArgs;
 
@@ -39,6 +46,10 @@ pub enum Command {
     Run(RunArgs),
     /// Show a component's digest, exported tasks (WIT and Flyte types) and imports.
     Inspect(InspectArgs),
+    /// Run the cluster scheduler (also installed as `dask-scheduler`).
+    Scheduler(SchedulerArgs),
+    /// Run a worker for a scheduler (also installed as `dask-worker`).
+    Worker(WorkerArgs),
 }
 
 /// Why a command failed, with the exit code it maps to.
@@ -100,5 +111,37 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::inspect(args),
+        Command::Scheduler(args) => scheduler::scheduler(args),
+        Command::Worker(args) => worker::worker(args),
     }
+}
+
+/// The async runtime of the networked commands: small, since the work runs on sandbox threads.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::host(format!("cannot start the async runtime: {e}")))
+}
+
+/// Resolves with a reason on SIGTERM or Ctrl-C.
+async fn termination() -> String {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted (Ctrl-C)".to_string()
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = term.recv() => "terminated (SIGTERM)".to_string(),
+                reason = ctrl_c => reason,
+            },
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await
 }

@@ -1,6 +1,9 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::{Failure, SandboxArgs};
+use super::units::parse_bytes;
+use super::{AuthArgs, Failure, SandboxArgs};
+use crate::cluster::Cluster;
+use crate::cluster::remote::RemoteCluster;
 use crate::cluster::LocalCluster;
 use crate::sandbox::{ExecReport, Sandbox};
 use crate::values;
@@ -44,6 +47,24 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// Run the fan-out on the cluster of this scheduler (tcp://HOST:PORT) instead of the
+    /// embedded one.
+    #[arg(long, value_name = "ADDRESS")]
+    pub scheduler: Option<String>,
+
+    /// Start a local scheduler and --workers worker processes on loopback and run the fan-out
+    /// there (the real distributed topology, on one machine).
+    #[arg(long, conflicts_with = "scheduler")]
+    pub processes: bool,
+
+    /// Linear-memory cap of each execution (e.g. 512MiB, 4Gi, 2e9).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_bytes,
+          help_heading = "Sandbox limits and grants (deny by default)")]
+    pub memory_limit: u64,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
     #[command(flatten)]
     pub sandbox: SandboxArgs,
 
@@ -53,7 +74,7 @@ pub struct RunArgs {
 }
 
 pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
-    let config = args.sandbox.to_config()?;
+    let config = args.sandbox.to_config(args.memory_limit)?;
     let workers = match args.workers {
         Some(0) => return Err(Failure::usage("--workers must be at least 1")),
         Some(n) => n,
@@ -72,9 +93,36 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
     let function = task.name.clone();
 
-    let cluster = LocalCluster::new(sandbox.clone(), workers);
-    let bar = progress_bar(&cluster);
-    let client = cluster.client();
+    // Keeps the embedded cluster, the remote session's runtime or the local processes alive.
+    let mut _local = None;
+    let mut _runtime = None;
+    let mut _processes = None;
+    let mut bar = None;
+    let client: Arc<dyn Cluster> = if args.scheduler.is_some() || args.processes {
+        let mut auth = args.auth.clone();
+        let address = if args.processes {
+            let spawned = super::processes::LocalProcesses::start(workers, &args.sandbox, args.memory_limit)?;
+            auth.token = Some(spawned.token.clone());
+            let address = spawned.address.clone();
+            _processes = Some(spawned);
+            address
+        } else {
+            args.scheduler.clone().unwrap_or_default()
+        };
+        let target = auth.target(Some(&address))?;
+        let runtime = super::runtime()?;
+        let session = runtime
+            .block_on(connect_with_retry(&target, args.processes))
+            .map_err(|e| Failure::host(e.to_string()))?;
+        _runtime = Some(runtime);
+        session
+    } else {
+        let cluster = LocalCluster::new(sandbox.clone(), workers);
+        bar = progress_bar(&cluster);
+        let client = cluster.client();
+        _local = Some(cluster);
+        client
+    };
     let stack = sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
     let root = std::thread::Builder::new()
         .name("wasmdask-root".into())
@@ -110,6 +158,21 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     // A closed pipe (e.g. `| head`) is not a failure of the task.
     let _ = writeln!(stdout, "{text}");
     Ok(())
+}
+
+/// Connects a client session; a scheduler this command just started gets a few seconds to come up.
+async fn connect_with_retry(
+    target: &crate::cluster::remote::Target,
+    retry: bool,
+) -> Result<Arc<dyn Cluster>, crate::cluster::remote::RemoteError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(if retry { 15 } else { 0 });
+    loop {
+        match RemoteCluster::session(target).await {
+            Ok(session) => return Ok(session),
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// A bar of subtasks done / submitted on stderr, only when stderr is a terminal. Returns the

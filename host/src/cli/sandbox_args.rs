@@ -14,10 +14,6 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub timeout: Duration,
 
-    /// Linear-memory cap of each execution (e.g. 512MiB, 4Gi, 2e9).
-    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_bytes)]
-    pub memory_limit: u64,
-
     /// Maximum wasm stack of each execution.
     #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_bytes)]
     pub max_stack: u64,
@@ -41,15 +37,30 @@ pub struct SandboxArgs {
 }
 
 impl SandboxArgs {
-    /// Validates the flags into a sandbox configuration.
-    pub fn to_config(&self) -> Result<SandboxConfig, Failure> {
+    /// The same limits and grants as flags, for child worker processes.
+    pub fn to_flags(&self) -> Vec<String> {
+        let mut flags = vec![
+            format!("--timeout={}ms", self.timeout.as_millis()),
+            format!("--max-stack={}", self.max_stack),
+            format!("--output-limit={}", self.output_limit),
+        ];
+        flags.extend(self.allow_env.iter().map(|n| format!("--allow-env={n}")));
+        flags.extend(self.dirs.iter().map(|d| format!("--dir={d}")));
+        if self.no_cache {
+            flags.push("--no-cache".to_string());
+        }
+        flags
+    }
+
+    /// Validates the flags into a sandbox configuration with a per-execution memory cap.
+    pub fn to_config(&self, memory_limit: u64) -> Result<SandboxConfig, Failure> {
         const MAX_STACK: u64 = 64 << 20;
         if self.max_stack < 64 << 10 || self.max_stack > MAX_STACK {
             return Err(Failure::usage(
                 "--max-stack must be between 64KiB and 64MiB".to_string(),
             ));
         }
-        if self.memory_limit < 64 << 10 {
+        if memory_limit < 64 << 10 {
             return Err(Failure::usage(
                 "--memory-limit must be at least 64KiB (one wasm page)",
             ));
@@ -72,7 +83,7 @@ impl SandboxArgs {
         Ok(SandboxConfig {
             limits: Limits {
                 timeout: self.timeout,
-                memory_bytes: to_usize(self.memory_limit),
+                memory_bytes: to_usize(memory_limit),
                 max_stack_bytes: to_usize(self.max_stack),
                 output_bytes: to_usize(self.output_limit),
                 ..Limits::default()

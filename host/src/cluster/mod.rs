@@ -5,9 +5,14 @@
 //! embedded cluster of worker threads used by `wasmdask run`; a remote client implements the
 //! same trait.
 
+mod auth;
 pub mod local;
 mod pending;
 pub mod pool;
+pub mod proto;
+pub mod remote;
+pub mod scheduler;
+pub mod worker;
 
 pub use local::LocalCluster;
 pub use pending::Pending;

@@ -85,7 +85,8 @@ impl Sandbox {
                 .max_core_instances_per_component(64)
                 .max_memories_per_component(8)
                 .max_tables_per_component(32)
-                .max_memory_size(config.limits.memory_bytes)
+                // A 32-bit linear memory never exceeds 4 GiB; the limiter enforces the real cap.
+                .max_memory_size(config.limits.memory_bytes.min(1 << 32))
                 .table_elements(config.limits.table_elements.min(1 << 20));
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }

@@ -1,0 +1,287 @@
+//! Talking to a remote scheduler: connecting (token, optional TLS), the client session used by
+//! `wasmdask run --scheduler`, and the [`RemoteCluster`] fan-out client shared with workers.
+
+use super::auth::SendToken;
+use super::proto::{self, scheduler_client::SchedulerClient};
+use super::scheduler::MAX_MESSAGE_BYTES;
+use super::{Call, Cluster, Pending};
+use crate::sandbox::LoadedComponent;
+use crate::task_error::{ErrorKind, TaskError};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+/// A connected gRPC client carrying the token.
+pub type Client = SchedulerClient<InterceptedService<Channel, SendToken>>;
+
+/// Where a scheduler is and how to authenticate to it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    /// CA certificate (PEM) to trust for TLS; the system roots are not consulted.
+    pub tls_ca: Option<PathBuf>,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "tls" } else { "tcp" };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
+    }
+}
+
+/// Could not reach or talk to the scheduler.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot connect to the scheduler at {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("the scheduler at {target} refused the request: {message}")]
+    Refused { target: String, message: String },
+}
+
+pub async fn connect(target: &Target) -> Result<Client, RemoteError> {
+    let fail = |reason: String| RemoteError::Connect {
+        target: target.to_string(),
+        reason,
+    };
+    let scheme = if target.tls { "https" } else { "http" };
+    let host = if target.host.contains(':') {
+        format!("[{}]", target.host)
+    } else {
+        target.host.clone()
+    };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{host}:{}", target.port))
+        .map_err(|e| fail(e.to_string()))?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .http2_keep_alive_interval(std::time::Duration::from_secs(10))
+        .keep_alive_timeout(std::time::Duration::from_secs(20));
+    if target.tls {
+        let mut tls = ClientTlsConfig::new().domain_name(target.host.clone());
+        if let Some(ca) = &target.tls_ca {
+            let pem = std::fs::read(ca).map_err(|e| fail(format!("{}: {e}", ca.display())))?;
+            tls = tls.ca_certificate(Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls).map_err(|e| fail(e.to_string()))?;
+    }
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| fail(format!("{e} ({})", source_chain(&e))))?;
+    Ok(SchedulerClient::with_interceptor(channel, SendToken(target.token.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Calls in flight to a scheduler, by key, completed as results arrive.
+#[derive(Debug, Default)]
+pub(crate) struct Outstanding {
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_key: AtomicU64,
+    closed: Mutex<Option<TaskError>>,
+}
+
+impl Outstanding {
+    fn register(&self) -> (u64, Pending) {
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
+        let pending = Pending::new();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, pending.clone());
+        (key, pending)
+    }
+
+    pub(crate) fn complete(&self, results: Vec<proto::Result>) {
+        let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        for result in results {
+            if let Some(pending) = map.remove(&result.key) {
+                pending.complete(result.into_outcome());
+            }
+        }
+    }
+
+    /// The connection is gone: fail everything in flight and every later submit.
+    pub(crate) fn close(&self, error: TaskError) {
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = Some(error.clone());
+        let drained: Vec<Pending> = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, p)| p)
+            .collect();
+        for pending in drained {
+            pending.complete(Err(error.clone()));
+        }
+    }
+
+    fn closed(&self) -> Option<TaskError> {
+        self.closed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Sends a batch of calls over whatever stream the owner holds.
+pub(crate) type SendCalls = Box<dyn Fn(Vec<proto::Call>) -> bool + Send + Sync>;
+
+/// Fan-out to a remote scheduler.
+pub struct RemoteCluster {
+    outstanding: Arc<Outstanding>,
+    send: SendCalls,
+    /// Uploads components the scheduler does not have yet (clients only; a worker's components
+    /// came from the scheduler).
+    uploader: Option<(Client, Handle)>,
+    uploaded: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for RemoteCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteCluster").finish_non_exhaustive()
+    }
+}
+
+impl RemoteCluster {
+    pub(crate) fn new(
+        outstanding: Arc<Outstanding>,
+        send: SendCalls,
+        uploader: Option<(Client, Handle)>,
+    ) -> Self {
+        RemoteCluster {
+            outstanding,
+            send,
+            uploader,
+            uploaded: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Opens a client session (`wasmdask run --scheduler`). Must be called inside `runtime`.
+    pub async fn session(target: &Target) -> Result<Arc<RemoteCluster>, RemoteError> {
+        let mut client = connect(target).await?;
+        let (tx, rx) = mpsc::unbounded_channel::<proto::ClientMessage>();
+        let mut inbound = client
+            .session(UnboundedReceiverStream::new(rx))
+            .await
+            .map_err(|status| RemoteError::Refused {
+                target: target.to_string(),
+                message: status.message().to_string(),
+            })?
+            .into_inner();
+        let outstanding = Arc::new(Outstanding::default());
+        let reader = outstanding.clone();
+        tokio::spawn(async move {
+            let reason = loop {
+                match inbound.message().await {
+                    Ok(Some(event)) => match event.ev {
+                        Some(proto::client_event::Ev::Results(r)) => reader.complete(r.results),
+                        Some(proto::client_event::Ev::Shutdown(s)) => {
+                            break format!("the scheduler shut down: {}", s.reason);
+                        }
+                        None => {}
+                    },
+                    Ok(None) => break "the scheduler closed the connection".to_string(),
+                    Err(status) => break format!("the scheduler connection failed: {}", status.message()),
+                }
+            };
+            // Calls still in flight fail with the reason; a finished run just drops the session.
+            tracing::debug!("{reason}");
+            reader.close(TaskError::new(ErrorKind::Lost, reason));
+        });
+        let send: SendCalls = Box::new(move |calls| {
+            tx.send(proto::ClientMessage {
+                msg: Some(proto::client_message::Msg::Submit(proto::Calls { calls })),
+            })
+            .is_ok()
+        });
+        Ok(Arc::new(RemoteCluster::new(
+            outstanding,
+            send,
+            Some((client, Handle::current())),
+        )))
+    }
+
+    fn ensure_uploaded(&self, component: &LoadedComponent) -> Result<(), TaskError> {
+        let Some((client, handle)) = &self.uploader else {
+            return Ok(());
+        };
+        if self
+            .uploaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&component.digest)
+        {
+            return Ok(());
+        }
+        let mut client = client.clone();
+        let digest = component.digest.clone();
+        let wasm = component.bytes.to_vec();
+        handle
+            .block_on(async move {
+                let present = client
+                    .has_component(proto::ComponentRef {
+                        digest: digest.clone(),
+                    })
+                    .await?
+                    .into_inner()
+                    .present;
+                if !present {
+                    client.put_component(proto::Component { wasm }).await?;
+                }
+                Ok::<_, tonic::Status>(())
+            })
+            .map_err(|status| {
+                TaskError::new(
+                    ErrorKind::Lost,
+                    format!("cannot upload the component to the scheduler: {}", status.message()),
+                )
+            })?;
+        self.uploaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(component.digest.clone());
+        Ok(())
+    }
+}
+
+impl Cluster for RemoteCluster {
+    fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
+        if let Some(error) = self.outstanding.closed() {
+            return Err(error);
+        }
+        let mut pending = Vec::with_capacity(calls.len());
+        let mut wire = Vec::with_capacity(calls.len());
+        for call in calls {
+            self.ensure_uploaded(&call.component)?;
+            let (key, p) = self.outstanding.register();
+            pending.push(p);
+            wire.push(proto::Call {
+                key,
+                digest: call.component.digest.clone(),
+                function: call.function,
+                args_json: call.args_json,
+            });
+        }
+        if !(self.send)(wire) {
+            let error = TaskError::new(ErrorKind::Lost, "the connection to the scheduler is closed");
+            self.outstanding.close(error.clone());
+            return Err(error);
+        }
+        Ok(pending)
+    }
+}

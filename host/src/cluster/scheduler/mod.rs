@@ -1,0 +1,186 @@
+//! `wasmdask scheduler`: the central scheduler of a distributed cluster.
+//!
+//! Serves the gRPC protocol of `proto/wasmdask/cluster.proto` on the comm port (8786) and
+//! `/health` + `/api/state` on the dashboard port (8787). Shutdown is passed in (a future), so
+//! tests and the CLI decide when; on shutdown every worker and client is told why.
+
+mod http;
+mod service;
+mod state;
+
+pub use state::{PREFETCH_PER_THREAD, Totals, WorkerView};
+
+use super::auth::CheckToken;
+use super::proto::scheduler_server::SchedulerServer;
+use service::Shared;
+use state::State;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Largest message accepted (components travel in one message).
+pub const MAX_MESSAGE_BYTES: usize = 512 << 20;
+
+/// Certificate files for TLS on the comm port.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub comm: SocketAddr,
+    pub dashboard: Option<SocketAddr>,
+    pub dashboard_prefix: String,
+    pub token: Option<String>,
+    pub tls: Option<TlsFiles>,
+    pub allowed_failures: u32,
+    /// A worker silent for this long is removed and its tasks rescheduled.
+    pub worker_ttl: Duration,
+    pub heartbeat: Duration,
+}
+
+/// The scheduler could not start or failed while serving.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    #[error(
+        "the scheduler listens on {0}, beyond loopback, and needs a shared token: pass --token or \
+         set WASMDASK_TOKEN (workers and clients need the same value)"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("the scheduler failed: {0}")]
+    Serve(String),
+}
+
+/// A bound scheduler, ready to serve. Binding first lets callers learn the real ports.
+#[derive(Debug)]
+pub struct BoundScheduler {
+    config: SchedulerConfig,
+    comm: TcpListener,
+    dashboard: Option<TcpListener>,
+    shared: Shared,
+}
+
+impl BoundScheduler {
+    pub async fn bind(config: SchedulerConfig) -> Result<Self, SchedulerError> {
+        if config.token.is_none() && !config.comm.ip().is_loopback() {
+            return Err(SchedulerError::TokenRequired(config.comm));
+        }
+        let comm = TcpListener::bind(config.comm)
+            .await
+            .map_err(|source| SchedulerError::Bind {
+                addr: config.comm,
+                source,
+            })?;
+        let dashboard = match config.dashboard {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| {
+                SchedulerError::Bind { addr, source }
+            })?),
+            None => None,
+        };
+        let shared = Shared {
+            state: Arc::new(Mutex::new(State::new(config.allowed_failures))),
+            components: Arc::new(Mutex::new(HashMap::new())),
+            heartbeat: config.heartbeat,
+        };
+        Ok(BoundScheduler {
+            config,
+            comm,
+            dashboard,
+            shared,
+        })
+    }
+
+    pub fn comm_addr(&self) -> SocketAddr {
+        self.comm.local_addr().unwrap_or(self.config.comm)
+    }
+
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then tells every connection `reason` and stops.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = String> + Send + 'static,
+    ) -> Result<(), SchedulerError> {
+        let BoundScheduler {
+            config,
+            comm,
+            dashboard,
+            shared,
+        } = self;
+        tracing::info!(comm = %comm.local_addr().map(|a| a.to_string()).unwrap_or_default(), "scheduler listening");
+
+        if let Some(listener) = dashboard {
+            let router = http::router(shared.clone(), &config.dashboard_prefix);
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!("dashboard server failed: {e}");
+                }
+            });
+        }
+
+        let reaper = shared.clone();
+        let ttl = config.worker_ttl;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval((ttl / 4).max(Duration::from_millis(100)));
+            loop {
+                tick.tick().await;
+                let mut state = reaper.lock();
+                for id in state.silent_workers(ttl) {
+                    state.worker_lost(id, &format!("no heartbeat for {ttl:?}"));
+                }
+            }
+        });
+
+        let grpc = SchedulerServer::new(shared.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let grpc = tonic::service::interceptor::InterceptedService::new(
+            grpc,
+            CheckToken(config.token.clone()),
+        );
+        let mut builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
+        if let Some(tls) = &config.tls {
+            let cert = std::fs::read(&tls.cert)
+                .map_err(|e| SchedulerError::Tls(format!("{}: {e}", tls.cert.display())))?;
+            let key = std::fs::read(&tls.key)
+                .map_err(|e| SchedulerError::Tls(format!("{}: {e}", tls.key.display())))?;
+            builder = builder
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(
+                    tonic::transport::Identity::from_pem(cert, key),
+                ))
+                .map_err(|e| SchedulerError::Tls(e.to_string()))?;
+        }
+        let notify = shared.clone();
+        let stop = async move {
+            let reason = shutdown.await;
+            tracing::info!("scheduler shutting down: {reason}");
+            notify.lock().shutdown(&reason);
+            // Give the goodbye messages a moment to leave.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        builder
+            .add_service(grpc)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(comm), stop)
+            .await
+            .map_err(|e| SchedulerError::Serve(e.to_string()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! `wasmdask worker`: connects to a scheduler, runs assigned calls in a [`Pool`] of sandboxes
+//! (one fresh sandbox per call), streams results back in batches, and reconnects after a
+//! scheduler restart within the death timeout.
+
+use super::pool::{Done, Pool};
+use super::proto::{self, WorkerMessage};
+use super::remote::{self, Client, Outstanding, RemoteCluster, RemoteError, SendCalls, Target};
+use super::{Call, Cluster, Pending};
+use crate::sandbox::{LoadedComponent, Sandbox, SandboxConfig, digest_of};
+use crate::task_error::{ErrorKind, TaskError};
+use crate::values;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub target: Target,
+    pub name: String,
+    pub nthreads: usize,
+    /// The worker's memory budget; each of the `nthreads` slots gets an equal share.
+    pub memory_limit: u64,
+    /// Give up (exit non-zero) after this long without a scheduler.
+    pub death_timeout: Duration,
+    pub sandbox: SandboxConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("{0}")]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("no scheduler for {waited:?} (the death timeout): {last}")]
+    DeathTimeout { waited: Duration, last: String },
+}
+
+/// How a worker's connection ended.
+enum Ended {
+    /// The scheduler said goodbye; the worker exits cleanly.
+    Shutdown(String),
+    /// The connection broke; the worker tries to reconnect.
+    Broken(String),
+}
+
+/// Runs a worker until the scheduler shuts it down, `shutdown` resolves, or no scheduler can be
+/// reached for the death timeout.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    let sandbox = Sandbox::new(config.sandbox.clone())?;
+    let pool = Pool::new(sandbox.clone(), config.nthreads);
+    let fanout = Arc::new(Relay::default());
+    pool.set_fanout(fanout.clone());
+    let pool = Arc::new(pool);
+    tokio::pin!(shutdown);
+    let mut disconnected_since = Instant::now();
+    let mut last_error;
+    loop {
+        let session = async {
+            let client = remote::connect(&config.target).await?;
+            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout).await)
+        };
+        tokio::select! {
+            _ = &mut shutdown => {
+                tracing::info!("worker stopping");
+                return Ok(());
+            }
+            outcome = session => match outcome {
+                Ok(Ended::Shutdown(reason)) => {
+                    tracing::info!("the scheduler shut down: {reason}; worker exiting");
+                    return Ok(());
+                }
+                Ok(Ended::Broken(reason)) => {
+                    tracing::warn!("lost the scheduler: {reason}; reconnecting");
+                    last_error = reason;
+                    disconnected_since = Instant::now();
+                }
+                Err(e) => {
+                    tracing::debug!("{e}");
+                    last_error = e.to_string();
+                }
+            }
+        }
+        let waited = disconnected_since.elapsed();
+        if waited > config.death_timeout {
+            return Err(WorkerError::DeathTimeout {
+                waited,
+                last: last_error,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One connection: register, heartbeat, run assignments, return results.
+async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fanout: &Arc<Relay>) -> Ended {
+    let (tx, rx) = mpsc::unbounded_channel::<WorkerMessage>();
+    let _ = tx.send(WorkerMessage {
+        msg: Some(proto::worker_message::Msg::Register(proto::Register {
+            name: config.name.clone(),
+            nthreads: config.nthreads as u32,
+            memory_limit: config.memory_limit,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })),
+    });
+    let mut inbound = match client.work(UnboundedReceiverStream::new(rx)).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return Ended::Broken(format!("registration refused: {}", status.message())),
+    };
+
+    // Fan-out of tasks running here goes over this connection.
+    let outstanding = Arc::new(Outstanding::default());
+    let submit_tx = tx.clone();
+    let send: SendCalls = Box::new(move |calls| {
+        submit_tx
+            .send(WorkerMessage {
+                msg: Some(proto::worker_message::Msg::Submit(proto::Calls { calls })),
+            })
+            .is_ok()
+    });
+    fanout.set(Some(Arc::new(RemoteCluster::new(outstanding.clone(), send, None))));
+
+    // Results leave in batches: whatever finished since the last send.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<proto::Result>();
+    let results_tx = tx.clone();
+    let batcher = tokio::spawn(async move {
+        while let Some(first) = done_rx.recv().await {
+            let mut results = vec![first];
+            while let Ok(more) = done_rx.try_recv() {
+                results.push(more);
+            }
+            let message = WorkerMessage {
+                msg: Some(proto::worker_message::Msg::Done(proto::Results { results })),
+            };
+            if results_tx.send(message).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+    let digests = Arc::new(Mutex::new(Vec::<String>::new()));
+    let ended = loop {
+        tokio::select! {
+            _ = heartbeat.tick() => {
+                let beat = proto::Heartbeat {
+                    running: pool.load() as u32,
+                    digests: digests.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                };
+                let _ = tx.send(WorkerMessage { msg: Some(proto::worker_message::Msg::Heartbeat(beat)) });
+            }
+            message = inbound.message() => match message {
+                Ok(Some(command)) => {
+                    use proto::worker_command::Cmd;
+                    match command.cmd {
+                        Some(Cmd::Welcome(welcome)) => {
+                            tracing::info!(id = %welcome.worker_id, "registered with the scheduler");
+                            heartbeat = tokio::time::interval(Duration::from_millis(u64::from(welcome.heartbeat_ms.max(100))));
+                        }
+                        Some(Cmd::Assign(calls)) => {
+                            let (client, pool, done_tx, digests) = (client.clone(), pool.clone(), done_tx.clone(), digests.clone());
+                            tokio::spawn(async move { assign(client, pool, calls.calls, done_tx, digests).await });
+                        }
+                        Some(Cmd::Results(results)) => outstanding.complete(results.results),
+                        Some(Cmd::Shutdown(s)) => break Ended::Shutdown(s.reason),
+                        None => {}
+                    }
+                }
+                Ok(None) => break Ended::Broken("the scheduler closed the connection".into()),
+                Err(status) => break Ended::Broken(status.message().to_string()),
+            }
+        }
+    };
+    batcher.abort();
+    let reason = match &ended {
+        Ended::Shutdown(r) | Ended::Broken(r) => r.clone(),
+    };
+    outstanding.close(TaskError::new(ErrorKind::Lost, format!("lost the scheduler: {reason}")));
+    fanout.set(None);
+    ended
+}
+
+/// Loads the components of an assignment (fetching and verifying them by digest on first use)
+/// and queues the calls on the pool.
+async fn assign(
+    mut client: Client,
+    pool: Arc<Pool>,
+    calls: Vec<proto::Call>,
+    done_tx: mpsc::UnboundedSender<proto::Result>,
+    digests: Arc<Mutex<Vec<String>>>,
+) {
+    let sandbox = pool.sandbox().clone();
+    let mut components: HashMap<String, Result<Arc<LoadedComponent>, TaskError>> = HashMap::new();
+    let mut jobs: Vec<(Call, Done)> = Vec::with_capacity(calls.len());
+    for call in calls {
+        if !components.contains_key(&call.digest) {
+            let loaded = fetch(&mut client, &sandbox, &call.digest).await;
+            if loaded.is_ok() {
+                digests.lock().unwrap_or_else(|e| e.into_inner()).push(call.digest.clone());
+            }
+            components.insert(call.digest.clone(), loaded);
+        }
+        let key = call.key;
+        let prepared = components[&call.digest].clone().and_then(|component| {
+            let task = component.task(&call.function)?;
+            let json: serde_json::Value = serde_json::from_str(&call.args_json).map_err(|e| {
+                TaskError::new(ErrorKind::BadInput, format!("arguments are not valid JSON: {e}"))
+            })?;
+            let args = values::args_from_json(&json, &task.params)
+                .map_err(|e| TaskError::new(ErrorKind::BadInput, e.to_string()))?;
+            Ok(Call {
+                function: task.name.clone(),
+                component: component.clone(),
+                args,
+                args_json: call.args_json,
+            })
+        });
+        match prepared {
+            Ok(call) => {
+                let done_tx = done_tx.clone();
+                let done: Done = Box::new(move |outcome| {
+                    let _ = done_tx.send(proto::Result::from_outcome(key, outcome));
+                });
+                jobs.push((call, done));
+            }
+            Err(error) => {
+                let _ = done_tx.send(proto::Result::from_outcome(key, Err(error)));
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        pool.push(jobs);
+    }
+}
+
+async fn fetch(
+    client: &mut Client,
+    sandbox: &Arc<Sandbox>,
+    digest: &str,
+) -> Result<Arc<LoadedComponent>, TaskError> {
+    if let Some(found) = sandbox.lookup(digest) {
+        return Ok(found);
+    }
+    let wasm = client
+        .get_component(proto::ComponentRef {
+            digest: digest.to_string(),
+        })
+        .await
+        .map_err(|status| {
+            TaskError::new(
+                ErrorKind::InvalidComponent,
+                format!("cannot fetch component {digest}: {}", status.message()),
+            )
+        })?
+        .into_inner()
+        .wasm;
+    let actual = digest_of(&wasm);
+    if actual != digest {
+        return Err(TaskError::new(
+            ErrorKind::InvalidComponent,
+            format!("the scheduler sent component bytes with digest {actual}, expected {digest}"),
+        ));
+    }
+    let sandbox = sandbox.clone();
+    tokio::task::spawn_blocking(move || sandbox.load(wasm).map_err(TaskError::from))
+        .await
+        .map_err(|e| TaskError::new(ErrorKind::InvalidComponent, format!("compiling failed: {e}")))?
+}
+
+/// The fan-out target of the pool, swapped on every (re)connection.
+#[derive(Default)]
+struct Relay(Mutex<Option<Arc<RemoteCluster>>>);
+
+impl Relay {
+    fn set(&self, cluster: Option<Arc<RemoteCluster>>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = cluster;
+    }
+
+    fn current(&self) -> Result<Arc<RemoteCluster>, TaskError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| TaskError::new(ErrorKind::Lost, "the worker is not connected to a scheduler"))
+    }
+}
+
+impl Cluster for Relay {
+    fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
+        self.current()?.submit(calls)
+    }
+}

@@ -47,7 +47,7 @@ fn unbounded_recursion_overflows_the_stack() {
         "recurse",
         json!([u64::MAX]),
         ErrorKind::StackOverflow,
-        "--max-stack",
+        "recursion",
     );
 }
 

@@ -102,6 +102,17 @@ pub(crate) fn failed(
         }
         _ => {}
     }
+    if error.downcast_ref::<Trap>() == Some(&Trap::MemoryOutOfBounds)
+        && error.downcast_ref::<WasmBacktrace>().is_some_and(is_runaway_recursion)
+    {
+        return TaskError::new(
+            ErrorKind::StackOverflow,
+            "the task exhausted its stack (unbounded recursion?): the guest's own stack in linear \
+             memory overflowed and the access that followed was out of bounds; recurse less \
+             deeply, or link the guest with a larger stack (e.g. -C link-arg=-zstack-size=N)",
+        )
+        .with_detail(backtrace);
+    }
     let Some(trap) = error.downcast_ref::<Trap>() else {
         // Not a trap: instantiation or linking failed, or the arguments did not type-check.
         let text = format!("{error:#}");
@@ -140,6 +151,19 @@ fn with_denials(error: TaskError, denials: &[Denial]) -> TaskError {
         },
         None => error,
     }
+}
+
+/// Frames of the same function repeated to the top of the (truncated) backtrace: a program
+/// whose shadow stack in linear memory ran out before wasmtime's own stack limit was reached.
+fn is_runaway_recursion(backtrace: &WasmBacktrace) -> bool {
+    let frames = backtrace.frames();
+    if frames.len() < 16 {
+        return false;
+    }
+    let mut indices: Vec<u32> = frames.iter().map(|f| f.func_index()).collect();
+    indices.sort_unstable();
+    indices.dedup();
+    indices.len() <= 3
 }
 
 /// The message of a Rust panic (`panicked at file:line:col:\nmessage`), if stderr has one.

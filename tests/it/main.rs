@@ -3,6 +3,8 @@
 
 mod common;
 
+mod distributed;
+
 mod cache;
 mod cli;
 mod fanout;

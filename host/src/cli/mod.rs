@@ -4,25 +4,25 @@
 //! task arguments; 3 the component could not be loaded or has no such function; 4 the host
 //! itself could not start (e.g. the sandbox could not be created).
 
-pub mod dask_compat;
 mod cluster_args;
+pub mod dask_compat;
 mod inspect;
 mod processes;
 mod run;
 mod sandbox_args;
 mod scheduler;
-mod worker;
 pub mod units;
+mod worker;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
 
 pub use cluster_args::AuthArgs;
 pub use inspect::InspectArgs;
-pub use scheduler::SchedulerArgs;
-pub use worker::WorkerArgs;
 pub use run::RunArgs;
 pub use sandbox_args::SandboxArgs;
+pub use scheduler::SchedulerArgs;
+pub use worker::WorkerArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes:

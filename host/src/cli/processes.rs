@@ -13,7 +13,11 @@ pub struct LocalProcesses {
 }
 
 impl LocalProcesses {
-    pub fn start(workers: usize, sandbox: &SandboxArgs, memory_limit: u64) -> Result<Self, Failure> {
+    pub fn start(
+        workers: usize,
+        sandbox: &SandboxArgs,
+        memory_limit: u64,
+    ) -> Result<Self, Failure> {
         let exe = std::env::current_exe()
             .map_err(|e| Failure::host(format!("cannot find the wasmdask binary: {e}")))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -79,7 +83,11 @@ fn rand_u128() -> u128 {
     for _ in 0..2 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u128(value);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
         value = (value << 64) | u128::from(h.finish());
     }
     value

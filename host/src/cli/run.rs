@@ -3,8 +3,8 @@
 use super::units::parse_bytes;
 use super::{AuthArgs, Failure, SandboxArgs};
 use crate::cluster::Cluster;
-use crate::cluster::remote::RemoteCluster;
 use crate::cluster::LocalCluster;
+use crate::cluster::remote::RemoteCluster;
 use crate::sandbox::{ExecReport, Sandbox};
 use crate::values;
 use clap::Args;
@@ -101,7 +101,8 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let client: Arc<dyn Cluster> = if args.scheduler.is_some() || args.processes {
         let mut auth = args.auth.clone();
         let address = if args.processes {
-            let spawned = super::processes::LocalProcesses::start(workers, &args.sandbox, args.memory_limit)?;
+            let spawned =
+                super::processes::LocalProcesses::start(workers, &args.sandbox, args.memory_limit)?;
             auth.token = Some(spawned.token.clone());
             let address = spawned.address.clone();
             _processes = Some(spawned);

@@ -58,12 +58,17 @@ impl SchedulerArgs {
             "" | "none" | "off" => None,
             text => {
                 let (host, port) = text.rsplit_once(':').ok_or_else(|| {
-                    Failure::usage(format!("--dashboard-address {text}: write :PORT or HOST:PORT"))
+                    Failure::usage(format!(
+                        "--dashboard-address {text}: write :PORT or HOST:PORT"
+                    ))
                 })?;
-                let port: u16 = port.parse().map_err(|_| {
-                    Failure::usage(format!("--dashboard-address {text}: bad port"))
-                })?;
-                Some(resolve(if host.is_empty() { &self.host } else { host }, port)?)
+                let port: u16 = port
+                    .parse()
+                    .map_err(|_| Failure::usage(format!("--dashboard-address {text}: bad port")))?;
+                Some(resolve(
+                    if host.is_empty() { &self.host } else { host },
+                    port,
+                )?)
             }
         };
         Ok(SchedulerConfig {
@@ -71,10 +76,15 @@ impl SchedulerArgs {
             dashboard,
             dashboard_prefix: self.dashboard_prefix.clone(),
             token: self.token.clone().filter(|t| !t.is_empty()),
-            tls: self.tls_cert.clone().zip(self.tls_key.clone()).map(|(cert, key)| TlsFiles { cert, key }),
+            tls: self
+                .tls_cert
+                .clone()
+                .zip(self.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
             allowed_failures: self.allowed_failures,
             worker_ttl: self.worker_ttl,
-            heartbeat: (self.worker_ttl / 10).clamp(Duration::from_millis(100), Duration::from_secs(2)),
+            heartbeat: (self.worker_ttl / 10)
+                .clamp(Duration::from_millis(100), Duration::from_secs(2)),
         })
     }
 }
@@ -92,7 +102,9 @@ pub(super) fn scheduler(args: SchedulerArgs) -> Result<(), Failure> {
     let config = args.to_config()?;
     let runtime = super::runtime()?;
     runtime.block_on(async move {
-        let bound = BoundScheduler::bind(config).await.map_err(|e| Failure::host(e.to_string()))?;
+        let bound = BoundScheduler::bind(config)
+            .await
+            .map_err(|e| Failure::host(e.to_string()))?;
         eprintln!("wasmdask scheduler at tcp://{}", bound.comm_addr());
         if let Some(dashboard) = bound.dashboard_addr() {
             eprintln!("dashboard and /health at http://{dashboard}");

@@ -1,9 +1,9 @@
 //! `wasmdask worker` (also `dask-worker`): runs tasks for a scheduler.
 
 use super::dask_compat::parse_memory_limit;
+use super::units::parse_duration;
 use super::{AuthArgs, Failure, SandboxArgs};
 use crate::cluster::worker::{self, WorkerConfig};
-use super::units::parse_duration;
 use clap::Args;
 use std::time::Duration;
 

@@ -44,8 +44,9 @@ pub struct SendToken(pub Option<String>);
 impl Interceptor for SendToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(token) = &self.0 {
-            let value = MetadataValue::try_from(format!("Bearer {token}"))
-                .map_err(|_| Status::invalid_argument("the token has characters HTTP headers cannot carry"))?;
+            let value = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+                Status::invalid_argument("the token has characters HTTP headers cannot carry")
+            })?;
             request.metadata_mut().insert("authorization", value);
         }
         Ok(request)

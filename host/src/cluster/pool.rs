@@ -60,6 +60,8 @@ struct State {
     running: usize,
     threads: usize,
     idle: usize,
+    /// Threads spawned that have not yet looked at the queue (about to be idle).
+    starting: usize,
     shutdown: bool,
 }
 
@@ -138,12 +140,7 @@ impl PoolInner {
         self.progress
             .submitted
             .fetch_add(n as u64, Ordering::Relaxed);
-        let wanted = self.slots.min(state.queue.len() + state.running);
-        while state.threads < wanted {
-            if !self.spawn_thread(&mut state) {
-                break;
-            }
-        }
+        self.top_up(&mut state);
         if n == 1 {
             self.work.notify_one();
         } else {
@@ -151,8 +148,25 @@ impl PoolInner {
         }
     }
 
+    /// Starts threads so that every free slot with queued work has one to run it. Threads
+    /// blocked in `gather` hold no slot, so they do not count as available.
+    fn top_up(self: &Arc<Self>, state: &mut State) {
+        let free_slots = self.slots.saturating_sub(state.running);
+        let wanted = state
+            .queue
+            .len()
+            .min(free_slots)
+            .saturating_sub(state.idle + state.starting);
+        for _ in 0..wanted {
+            if !self.spawn_thread(state) {
+                break;
+            }
+        }
+    }
+
     fn spawn_thread(self: &Arc<Self>, state: &mut State) -> bool {
         state.threads += 1;
+        state.starting += 1;
         let inner = self.clone();
         // Guest code runs on this thread's stack: leave room above the wasm stack cap.
         let stack = inner.sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
@@ -162,6 +176,7 @@ impl PoolInner {
             .spawn(move || inner.work_loop());
         if let Err(e) = spawned {
             state.threads -= 1;
+            state.starting -= 1;
             tracing::error!("cannot start a worker thread: {e}");
             return false;
         }
@@ -170,6 +185,7 @@ impl PoolInner {
 
     fn work_loop(self: Arc<Self>) {
         POOL_OF_THREAD.with(|p| p.set(self.id()));
+        self.lock().starting -= 1;
         loop {
             let (call, done) = {
                 let mut state = self.lock();
@@ -223,9 +239,7 @@ impl PoolInner {
         {
             let mut state = self.lock();
             state.running -= 1;
-            if state.idle == 0 && !state.queue.is_empty() {
-                self.spawn_thread(&mut state);
-            }
+            self.top_up(&mut state);
             self.work.notify_one();
         }
         let result = wait();

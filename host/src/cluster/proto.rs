@@ -40,7 +40,10 @@ impl Result {
         match self.outcome {
             Some(result::Outcome::ValueJson(json)) => Ok(json),
             Some(result::Outcome::Error(e)) => Err(e.into()),
-            None => Err(LibError::new(ErrorKind::Lost, "the scheduler sent an empty result")),
+            None => Err(LibError::new(
+                ErrorKind::Lost,
+                "the scheduler sent an empty result",
+            )),
         }
     }
 }

@@ -75,9 +75,11 @@ pub async fn connect(target: &Target) -> Result<Client, RemoteError> {
         .connect()
         .await
         .map_err(|e| fail(format!("{e} ({})", source_chain(&e))))?;
-    Ok(SchedulerClient::with_interceptor(channel, SendToken(target.token.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    Ok(
+        SchedulerClient::with_interceptor(channel, SendToken(target.token.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+    )
 }
 
 fn source_chain(e: &dyn std::error::Error) -> String {
@@ -134,7 +136,10 @@ impl Outstanding {
     }
 
     fn closed(&self) -> Option<TaskError> {
-        self.closed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.closed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -196,7 +201,9 @@ impl RemoteCluster {
                         None => {}
                     },
                     Ok(None) => break "the scheduler closed the connection".to_string(),
-                    Err(status) => break format!("the scheduler connection failed: {}", status.message()),
+                    Err(status) => {
+                        break format!("the scheduler connection failed: {}", status.message());
+                    }
                 }
             };
             // Calls still in flight fail with the reason; a finished run just drops the session.
@@ -248,7 +255,10 @@ impl RemoteCluster {
             .map_err(|status| {
                 TaskError::new(
                     ErrorKind::Lost,
-                    format!("cannot upload the component to the scheduler: {}", status.message()),
+                    format!(
+                        "cannot upload the component to the scheduler: {}",
+                        status.message()
+                    ),
                 )
             })?;
         self.uploaded
@@ -278,7 +288,8 @@ impl Cluster for RemoteCluster {
             });
         }
         if !(self.send)(wire) {
-            let error = TaskError::new(ErrorKind::Lost, "the connection to the scheduler is closed");
+            let error =
+                TaskError::new(ErrorKind::Lost, "the connection to the scheduler is closed");
             self.outstanding.close(error.clone());
             return Err(error);
         }

@@ -34,14 +34,19 @@ pub enum WorkerError {
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("no scheduler for {waited:?} (the death timeout): {last}")]
     DeathTimeout { waited: Duration, last: String },
+    #[error("the scheduler refused this worker: {0}")]
+    Refused(String),
 }
 
 /// How a worker's connection ended.
 enum Ended {
     /// The scheduler said goodbye; the worker exits cleanly.
     Shutdown(String),
-    /// The connection broke; the worker tries to reconnect.
-    Broken(String),
+    /// The connection broke; the worker tries to reconnect. `registered` says whether the
+    /// scheduler had accepted the worker (only then does the death-timeout clock restart).
+    Broken { reason: String, registered: bool },
+    /// The scheduler will never accept this worker (e.g. a wrong token).
+    Fatal(String),
 }
 
 /// Runs a worker until the scheduler shuts it down, `shutdown` resolves, or no scheduler can be
@@ -73,11 +78,14 @@ pub async fn run(
                     tracing::info!("the scheduler shut down: {reason}; worker exiting");
                     return Ok(());
                 }
-                Ok(Ended::Broken(reason)) => {
+                Ok(Ended::Broken { reason, registered }) => {
                     tracing::warn!("lost the scheduler: {reason}; reconnecting");
                     last_error = reason;
-                    disconnected_since = Instant::now();
+                    if registered {
+                        disconnected_since = Instant::now();
+                    }
                 }
+                Ok(Ended::Fatal(reason)) => return Err(WorkerError::Refused(reason)),
                 Err(e) => {
                     tracing::debug!("{e}");
                     last_error = e.to_string();
@@ -96,7 +104,12 @@ pub async fn run(
 }
 
 /// One connection: register, heartbeat, run assignments, return results.
-async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fanout: &Arc<Relay>) -> Ended {
+async fn serve(
+    config: &WorkerConfig,
+    mut client: Client,
+    pool: &Arc<Pool>,
+    fanout: &Arc<Relay>,
+) -> Ended {
     let (tx, rx) = mpsc::unbounded_channel::<WorkerMessage>();
     let _ = tx.send(WorkerMessage {
         msg: Some(proto::worker_message::Msg::Register(proto::Register {
@@ -108,7 +121,15 @@ async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fano
     });
     let mut inbound = match client.work(UnboundedReceiverStream::new(rx)).await {
         Ok(response) => response.into_inner(),
-        Err(status) => return Ended::Broken(format!("registration refused: {}", status.message())),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => {
+            return Ended::Fatal(status.message().to_string());
+        }
+        Err(status) => {
+            return Ended::Broken {
+                reason: format!("registration failed: {}", status.message()),
+                registered: false,
+            };
+        }
     };
 
     // Fan-out of tasks running here goes over this connection.
@@ -121,7 +142,11 @@ async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fano
             })
             .is_ok()
     });
-    fanout.set(Some(Arc::new(RemoteCluster::new(outstanding.clone(), send, None))));
+    fanout.set(Some(Arc::new(RemoteCluster::new(
+        outstanding.clone(),
+        send,
+        None,
+    ))));
 
     // Results leave in batches: whatever finished since the last send.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<proto::Result>();
@@ -143,6 +168,7 @@ async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fano
 
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     let digests = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut registered = false;
     let ended = loop {
         tokio::select! {
             _ = heartbeat.tick() => {
@@ -158,6 +184,7 @@ async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fano
                     match command.cmd {
                         Some(Cmd::Welcome(welcome)) => {
                             tracing::info!(id = %welcome.worker_id, "registered with the scheduler");
+                            registered = true;
                             heartbeat = tokio::time::interval(Duration::from_millis(u64::from(welcome.heartbeat_ms.max(100))));
                         }
                         Some(Cmd::Assign(calls)) => {
@@ -169,16 +196,22 @@ async fn serve(config: &WorkerConfig, mut client: Client, pool: &Arc<Pool>, fano
                         None => {}
                     }
                 }
-                Ok(None) => break Ended::Broken("the scheduler closed the connection".into()),
-                Err(status) => break Ended::Broken(status.message().to_string()),
+                Ok(None) => break Ended::Broken { reason: "the scheduler closed the connection".into(), registered },
+                Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                    break Ended::Fatal(status.message().to_string());
+                }
+                Err(status) => break Ended::Broken { reason: status.message().to_string(), registered },
             }
         }
     };
     batcher.abort();
     let reason = match &ended {
-        Ended::Shutdown(r) | Ended::Broken(r) => r.clone(),
+        Ended::Shutdown(r) | Ended::Fatal(r) | Ended::Broken { reason: r, .. } => r.clone(),
     };
-    outstanding.close(TaskError::new(ErrorKind::Lost, format!("lost the scheduler: {reason}")));
+    outstanding.close(TaskError::new(
+        ErrorKind::Lost,
+        format!("lost the scheduler: {reason}"),
+    ));
     fanout.set(None);
     ended
 }
@@ -199,7 +232,10 @@ async fn assign(
         if !components.contains_key(&call.digest) {
             let loaded = fetch(&mut client, &sandbox, &call.digest).await;
             if loaded.is_ok() {
-                digests.lock().unwrap_or_else(|e| e.into_inner()).push(call.digest.clone());
+                digests
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(call.digest.clone());
             }
             components.insert(call.digest.clone(), loaded);
         }
@@ -207,7 +243,10 @@ async fn assign(
         let prepared = components[&call.digest].clone().and_then(|component| {
             let task = component.task(&call.function)?;
             let json: serde_json::Value = serde_json::from_str(&call.args_json).map_err(|e| {
-                TaskError::new(ErrorKind::BadInput, format!("arguments are not valid JSON: {e}"))
+                TaskError::new(
+                    ErrorKind::BadInput,
+                    format!("arguments are not valid JSON: {e}"),
+                )
             })?;
             let args = values::args_from_json(&json, &task.params)
                 .map_err(|e| TaskError::new(ErrorKind::BadInput, e.to_string()))?;
@@ -267,7 +306,12 @@ async fn fetch(
     let sandbox = sandbox.clone();
     tokio::task::spawn_blocking(move || sandbox.load(wasm).map_err(TaskError::from))
         .await
-        .map_err(|e| TaskError::new(ErrorKind::InvalidComponent, format!("compiling failed: {e}")))?
+        .map_err(|e| {
+            TaskError::new(
+                ErrorKind::InvalidComponent,
+                format!("compiling failed: {e}"),
+            )
+        })?
 }
 
 /// The fan-out target of the pool, swapped on every (re)connection.
@@ -284,7 +328,12 @@ impl Relay {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or_else(|| TaskError::new(ErrorKind::Lost, "the worker is not connected to a scheduler"))
+            .ok_or_else(|| {
+                TaskError::new(
+                    ErrorKind::Lost,
+                    "the worker is not connected to a scheduler",
+                )
+            })
     }
 }
 

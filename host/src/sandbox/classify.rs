@@ -103,7 +103,9 @@ pub(crate) fn failed(
         _ => {}
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::MemoryOutOfBounds)
-        && error.downcast_ref::<WasmBacktrace>().is_some_and(is_runaway_recursion)
+        && error
+            .downcast_ref::<WasmBacktrace>()
+            .is_some_and(is_runaway_recursion)
     {
         return TaskError::new(
             ErrorKind::StackOverflow,

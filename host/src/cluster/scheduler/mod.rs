@@ -86,9 +86,11 @@ impl BoundScheduler {
                 source,
             })?;
         let dashboard = match config.dashboard {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| {
-                SchedulerError::Bind { addr, source }
-            })?),
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| SchedulerError::Bind { addr, source })?,
+            ),
             None => None,
         };
         let shared = Shared {
@@ -163,9 +165,10 @@ impl BoundScheduler {
             let key = std::fs::read(&tls.key)
                 .map_err(|e| SchedulerError::Tls(format!("{}: {e}", tls.key.display())))?;
             builder = builder
-                .tls_config(tonic::transport::ServerTlsConfig::new().identity(
-                    tonic::transport::Identity::from_pem(cert, key),
-                ))
+                .tls_config(
+                    tonic::transport::ServerTlsConfig::new()
+                        .identity(tonic::transport::Identity::from_pem(cert, key)),
+                )
                 .map_err(|e| SchedulerError::Tls(e.to_string()))?;
         }
         let notify = shared.clone();

@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::Stream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -42,10 +42,9 @@ impl scheduler_server::Scheduler for Shared {
     ) -> Result<Response<Self::WorkStream>, Status> {
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::unbounded_channel();
-        let first = inbound
-            .message()
-            .await?
-            .ok_or_else(|| Status::invalid_argument("the worker stream ended before registering"))?;
+        let first = inbound.message().await?.ok_or_else(|| {
+            Status::invalid_argument("the worker stream ended before registering")
+        })?;
         let Some(proto::worker_message::Msg::Register(register)) = first.msg else {
             return Err(Status::invalid_argument("a worker must register first"));
         };
@@ -108,7 +107,9 @@ impl scheduler_server::Scheduler for Shared {
         let wasm = request.into_inner().wasm;
         let digest = digest_of(&wasm);
         let mut components = self.components.lock().unwrap_or_else(|e| e.into_inner());
-        components.entry(digest.clone()).or_insert_with(|| Arc::new(wasm));
+        components
+            .entry(digest.clone())
+            .or_insert_with(|| Arc::new(wasm));
         Ok(Response::new(ComponentRef { digest }))
     }
 

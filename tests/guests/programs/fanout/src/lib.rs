@@ -75,6 +75,19 @@ impl Guest for Fanout {
     fn bad_args() -> Result<String, String> {
         expect_failure(cluster::submit("square", ("not a number",)))
     }
+
+    fn spin_for(ms: u32) -> u32 {
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(u64::from(ms));
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        1
+    }
+
+    fn map_spin(n: u32, ms: u32) -> Result<u32, String> {
+        let done: Vec<u32> = cluster::map_gather("spin-for", (0..n).map(|_| (ms,)))?;
+        Ok(done.iter().sum())
+    }
 }
 
 /// start² + ... + (start + count - 1)², one `square` task per number.

@@ -145,6 +145,27 @@ impl Cluster {
     }
 }
 
+fn spawn_scheduler(port: u16, dashboard: u16, args: &[&str], token: Option<&str>) -> Proc {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .args(["--dashboard-address", &format!("127.0.0.1:{dashboard}")])
+        .args(args)
+        .env_remove("WASMDASK_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(token) = token {
+        command.env("WASMDASK_TOKEN", token);
+    }
+    Proc(command.spawn().unwrap())
+}
+
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -523,4 +544,27 @@ fn tls_encrypts_the_comm_port() {
         .output()
         .unwrap();
     assert_ne!(plain.status.code(), Some(0));
+}
+
+#[test]
+fn workers_reconnect_after_a_scheduler_restart_and_give_up_after_the_death_timeout() {
+    let mut cluster = Cluster::start(1, &[], None);
+    cluster.scheduler.0.kill().unwrap();
+    cluster.scheduler.0.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.scheduler = spawn_scheduler(cluster.port, cluster.dashboard, &[], None);
+    wait_until(Duration::from_secs(15), || cluster.worker_count() == 1);
+    let ok = finish(cluster.spawn_run(guests::EXAMPLE_RUST, "sum-of-squares", &["n=50"]));
+    assert_eq!(stdout(&ok).trim(), "42925", "{}", stderr(&ok));
+
+    // With no scheduler for longer than --death-timeout (5s here), the worker exits non-zero.
+    cluster.scheduler.0.kill().unwrap();
+    cluster.scheduler.0.wait().unwrap();
+    let started = Instant::now();
+    let status = cluster.workers[0].0.wait().unwrap();
+    assert!(
+        !status.success(),
+        "a worker that lost its scheduler for good exits non-zero"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
 }

@@ -2,9 +2,9 @@
 
 use super::units::parse_bytes;
 use super::{AuthArgs, Failure, SandboxArgs};
-use crate::cluster::Cluster;
 use crate::cluster::LocalCluster;
 use crate::cluster::remote::RemoteCluster;
+use crate::cluster::{Cluster, Progress};
 use crate::sandbox::{ExecReport, Sandbox};
 use crate::values;
 use clap::Args;
@@ -97,7 +97,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let mut _local = None;
     let mut _runtime = None;
     let mut _processes = None;
-    let mut bar = None;
+    let bar;
     let client: Arc<dyn Cluster> = if args.scheduler.is_some() || args.processes {
         let mut auth = args.auth.clone();
         let address = if args.processes {
@@ -116,10 +116,11 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
             .block_on(connect_with_retry(&target, args.processes))
             .map_err(|e| Failure::host(e.to_string()))?;
         _runtime = Some(runtime);
+        bar = progress_bar(session.progress());
         session
     } else {
         let cluster = LocalCluster::new(sandbox.clone(), workers);
-        bar = progress_bar(&cluster);
+        bar = progress_bar(cluster.progress());
         let client = cluster.client();
         _local = Some(cluster);
         client
@@ -165,7 +166,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
 async fn connect_with_retry(
     target: &crate::cluster::remote::Target,
     retry: bool,
-) -> Result<Arc<dyn Cluster>, crate::cluster::remote::RemoteError> {
+) -> Result<Arc<RemoteCluster>, crate::cluster::remote::RemoteError> {
     let deadline = std::time::Instant::now() + Duration::from_secs(if retry { 15 } else { 0 });
     loop {
         match RemoteCluster::session(target).await {
@@ -178,11 +179,10 @@ async fn connect_with_retry(
 
 /// A bar of subtasks done / submitted on stderr, only when stderr is a terminal. Returns the
 /// stop flag of its polling thread.
-fn progress_bar(cluster: &LocalCluster) -> Option<Arc<AtomicBool>> {
+fn progress_bar(progress: Arc<Progress>) -> Option<Arc<AtomicBool>> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let progress = cluster.progress();
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     std::thread::spawn(move || {

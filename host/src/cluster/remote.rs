@@ -4,7 +4,7 @@
 use super::auth::SendToken;
 use super::proto::{self, scheduler_client::SchedulerClient};
 use super::scheduler::MAX_MESSAGE_BYTES;
-use super::{Call, Cluster, Pending};
+use super::{Call, Cluster, Pending, Progress};
 use crate::sandbox::LoadedComponent;
 use crate::task_error::{ErrorKind, TaskError};
 use std::collections::{HashMap, HashSet};
@@ -96,6 +96,7 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 #[derive(Debug, Default)]
 pub(crate) struct Outstanding {
     pending: Mutex<HashMap<u64, Pending>>,
+    progress: Arc<Progress>,
     next_key: AtomicU64,
     closed: Mutex<Option<TaskError>>,
 }
@@ -115,7 +116,13 @@ impl Outstanding {
         let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         for result in results {
             if let Some(pending) = map.remove(&result.key) {
-                pending.complete(result.into_outcome());
+                let outcome = result.into_outcome();
+                let counter = match &outcome {
+                    Ok(_) => &self.progress.done,
+                    Err(_) => &self.progress.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                pending.complete(outcome);
             }
         }
     }
@@ -223,6 +230,11 @@ impl RemoteCluster {
         )))
     }
 
+    /// Counters of the calls this client submitted and got back.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.outstanding.progress.clone()
+    }
+
     fn ensure_uploaded(&self, component: &LoadedComponent) -> Result<(), TaskError> {
         let Some((client, handle)) = &self.uploader else {
             return Ok(());
@@ -287,12 +299,17 @@ impl Cluster for RemoteCluster {
                 args_json: call.args_json,
             });
         }
+        let n = wire.len() as u64;
         if !(self.send)(wire) {
             let error =
                 TaskError::new(ErrorKind::Lost, "the connection to the scheduler is closed");
             self.outstanding.close(error.clone());
             return Err(error);
         }
+        self.outstanding
+            .progress
+            .submitted
+            .fetch_add(n, Ordering::Relaxed);
         Ok(pending)
     }
 }

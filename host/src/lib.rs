@@ -8,10 +8,13 @@
 //!   WASI, and every failure classified into a [`TaskError`].
 //! - [`values`] — component values ⇄ JSON (the encoding used across `cluster` calls and by the
 //!   CLI), WIT type names and their Flyte literal types.
-//! - [`cluster`] — where a guest's fan-out goes: the [`cluster::Cluster`] trait and the embedded
-//!   [`cluster::LocalCluster`].
-//! - [`cli`] — argument parsing → validated configuration → calls into the library; `main.rs`
-//!   only maps the outcome to an exit code.
+//! - [`cluster`] — where a guest's fan-out goes: the [`cluster::Cluster`] trait, the thread
+//!   [`cluster::Pool`] (with Dask-style secede), the embedded [`cluster::LocalCluster`], and the
+//!   distributed roles: [`cluster::scheduler`], [`cluster::worker`] and the [`cluster::remote`]
+//!   client, speaking the gRPC protocol of `proto/` ([`cluster::proto`]).
+//! - [`cli`] — argument parsing → validated configuration → calls into the library, including
+//!   the translation of Dask's `dask-scheduler`/`dask-worker` command lines
+//!   ([`cli::dask_compat`]); `main.rs` only maps the outcome to an exit code.
 //! - [`task_error`] — the classified failure every execution can end in.
 
 pub mod cli;

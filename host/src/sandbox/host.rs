@@ -18,7 +18,7 @@ wasmtime::component::bindgen!({
     world: "wasmdask:task/imports",
 });
 
-use wasmdask::task::{cluster as wit_cluster, log as wit_log, types as wit_types};
+use self::wasmdask::task::{cluster as wit_cluster, log as wit_log, types as wit_types};
 
 /// Log lines kept per execution; more are counted but dropped.
 const MAX_LOG_LINES: usize = 1000;

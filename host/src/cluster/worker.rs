@@ -231,12 +231,12 @@ async fn assign(
     for call in calls {
         if !components.contains_key(&call.digest) {
             let loaded = fetch(&mut client, &sandbox, &call.digest).await;
-            if loaded.is_ok() {
-                digests
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(call.digest.clone());
+            // Reported in every heartbeat: each digest once, or the list grows per batch.
+            let mut held = digests.lock().unwrap_or_else(|e| e.into_inner());
+            if loaded.is_ok() && !held.contains(&call.digest) {
+                held.push(call.digest.clone());
             }
+            drop(held);
             components.insert(call.digest.clone(), loaded);
         }
         let key = call.key;

@@ -40,24 +40,7 @@ struct Cluster {
 impl Cluster {
     fn start(workers: usize, scheduler_args: &[&str], token: Option<&'static str>) -> Cluster {
         let (port, dashboard) = (free_port(), free_port());
-        let mut command = Command::new(BIN);
-        command
-            .args([
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .args(["--dashboard-address", &format!("127.0.0.1:{dashboard}")])
-            .args(scheduler_args)
-            .env_remove("WASMDASK_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(token) = token {
-            command.env("WASMDASK_TOKEN", token);
-        }
-        let scheduler = Proc(command.spawn().unwrap());
+        let scheduler = spawn_scheduler(port, dashboard, scheduler_args, token);
         let mut cluster = Cluster {
             port,
             dashboard,

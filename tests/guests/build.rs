@@ -1,5 +1,7 @@
 //! Builds the test guests (`programs/`, one crate each) and the Rust example (`examples/rust/`)
-//! into wasm32-wasip2 components, and writes their paths to `$OUT_DIR/guests.rs`.
+//! into wasm32-wasip2 components, the Python, JavaScript and C examples (`examples/{python,js,c}`)
+//! and the polyglot test guests (`polyglot/`) with `wasmdask build`'s library, and writes their
+//! paths to `$OUT_DIR/guests.rs`.
 //!
 //! Building them here, from source, during the host's test build means a test never runs against
 //! a stale or checked-in binary, and `cargo test` needs no separate setup step. The inner builds
@@ -14,6 +16,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
+
+/// The non-Rust guests: (constant, name, directory relative to the repository root). Each is
+/// built by the toolchain its files call for; a missing toolchain fails the build with the
+/// builder's message saying how to install it (the tests never skip a language).
+const POLYGLOT: &[(&str, &str, &str)] = &[
+    ("EXAMPLE_PYTHON", "example-python", "examples/python"),
+    ("EXAMPLE_JS", "example-js", "examples/js"),
+    ("EXAMPLE_C", "example-c", "examples/c"),
+    (
+        "ERRORS_PYTHON",
+        "errors-python",
+        "tests/guests/polyglot/errors-python",
+    ),
+    ("ERRORS_JS", "errors-js", "tests/guests/polyglot/errors-js"),
+];
 
 /// The first 8 bytes of a component: the `\0asm` magic, then version 0x0d and layer 1. A core
 /// module has version 1, layer 0 there.
@@ -53,6 +70,9 @@ fn main() {
     ] {
         rerun_if_changed(&path);
     }
+    for (_, _, dir) in POLYGLOT {
+        rerun_if_changed(&repo.join(dir));
+    }
 
     let target_dir = guests_target_dir(&out_dir);
     let artifacts = target_dir.join(TARGET).join("release");
@@ -80,6 +100,7 @@ fn main() {
 
     build(&programs, &target_dir);
     build(&example, &target_dir);
+    guests.extend(build_polyglot(repo, &target_dir.join("polyglot")));
     for guest in &guests {
         check_component(guest);
     }
@@ -88,6 +109,45 @@ fn main() {
 
 fn rerun_if_changed(path: &Path) {
     println!("cargo:rerun-if-changed={}", path.display());
+}
+
+/// Builds the [`POLYGLOT`] guests in parallel (each toolchain is mostly single-threaded, and the
+/// interpreted ones take tens of seconds). The builder skips a guest whose inputs did not change,
+/// so re-running this script after a Rust-only change costs nothing here.
+fn build_polyglot(repo: &Path, out_dir: &Path) -> Vec<Guest> {
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let builds: Vec<_> = POLYGLOT
+            .iter()
+            .map(|&(constant, name, dir)| {
+                let options = wasmdask_build::Options {
+                    out: Some(out_dir.join(format!("{name}.wasm"))),
+                    force: false,
+                };
+                let dir = repo.join(dir);
+                scope.spawn(move || (constant, name, wasmdask_build::build(&dir, &options)))
+            })
+            .collect();
+        builds
+            .into_iter()
+            .map(|build| build.join().expect("a guest build panicked"))
+            .collect()
+    });
+    results
+        .into_iter()
+        .map(|(constant, name, result)| {
+            let built = result
+                .unwrap_or_else(|error| panic!("building the {name} test guest failed:\n{error}"));
+            Guest {
+                constant: constant.to_owned(),
+                name: name.to_owned(),
+                description: format!(
+                    "The {name} guest ({}), built by `wasmdask build`'s library.",
+                    built.language
+                ),
+                wasm: built.component,
+            }
+        })
+        .collect()
 }
 
 /// `<target>/guests`, from `OUT_DIR` = `<target>[/<triple>]/<profile>/build/<pkg>-<hash>/out`.

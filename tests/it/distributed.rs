@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wasmdask");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_wasmdask");
 
 /// A child process killed (and reaped) on drop.
 struct Proc(Child);
@@ -21,7 +21,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -29,16 +29,21 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Cluster {
+/// A scheduler and workers on loopback ports (shared with the other test modules).
+pub(crate) struct Cluster {
     port: u16,
-    dashboard: u16,
+    pub(crate) dashboard: u16,
     token: Option<&'static str>,
     scheduler: Proc,
     workers: Vec<Proc>,
 }
 
 impl Cluster {
-    fn start(workers: usize, scheduler_args: &[&str], token: Option<&'static str>) -> Cluster {
+    pub(crate) fn start(
+        workers: usize,
+        scheduler_args: &[&str],
+        token: Option<&'static str>,
+    ) -> Cluster {
         let (port, dashboard) = (free_port(), free_port());
         let scheduler = spawn_scheduler(port, dashboard, scheduler_args, token);
         let mut cluster = Cluster {
@@ -58,7 +63,7 @@ impl Cluster {
         cluster
     }
 
-    fn address(&self) -> String {
+    pub(crate) fn address(&self) -> String {
         format!("tcp://127.0.0.1:{}", self.port)
     }
 
@@ -77,7 +82,7 @@ impl Cluster {
         self.workers.push(Proc(command.spawn().unwrap()));
     }
 
-    fn state(&self) -> Option<Value> {
+    pub(crate) fn state(&self) -> Option<Value> {
         http_get(self.dashboard, "/api/state").and_then(|body| serde_json::from_str(&body).ok())
     }
 
@@ -87,7 +92,7 @@ impl Cluster {
     }
 
     /// The name of a worker currently processing something.
-    fn busy_worker(&self) -> Option<String> {
+    pub(crate) fn busy_worker(&self) -> Option<String> {
         let state = self.state()?;
         state["workers"]
             .as_array()?
@@ -104,7 +109,7 @@ impl Cluster {
     }
 
     /// `wasmdask run` against this cluster, in the background.
-    fn spawn_run(&self, component: &str, function: &str, args: &[&str]) -> Child {
+    pub(crate) fn spawn_run(&self, component: &str, function: &str, args: &[&str]) -> Child {
         let mut command = Command::new(BIN);
         command
             .args([
@@ -149,7 +154,7 @@ fn spawn_scheduler(port: u16, dashboard: u16, args: &[&str], token: Option<&str>
     Proc(command.spawn().unwrap())
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
+pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -163,7 +168,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
-fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
     let started = Instant::now();
     while !condition() {
         assert!(
@@ -174,7 +179,7 @@ fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) {
     }
 }
 
-fn finish(child: Child) -> Output {
+pub(crate) fn finish(child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 

@@ -4,24 +4,33 @@
 //! task arguments; 3 the component could not be loaded or has no such function; 4 the host
 //! itself could not start (e.g. the sandbox could not be created).
 
+mod build;
 mod cluster_args;
 pub mod dask_compat;
+mod execute;
 mod inspect;
 mod processes;
+mod render;
+mod root_task;
 mod run;
 mod sandbox_args;
 mod scheduler;
+mod serialize;
 pub mod units;
 mod worker;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
 
+pub use build::BuildArgs;
 pub use cluster_args::AuthArgs;
+pub use execute::ExecuteArgs;
 pub use inspect::InspectArgs;
+pub use render::RenderArgs;
 pub use run::RunArgs;
 pub use sandbox_args::SandboxArgs;
 pub use scheduler::SchedulerArgs;
+pub use serialize::SerializeArgs;
 pub use worker::WorkerArgs;
 
 const EXIT_CODES: &str = "\
@@ -46,10 +55,18 @@ pub enum Command {
     Run(RunArgs),
     /// Show a component's digest, exported tasks (WIT and Flyte types) and imports.
     Inspect(InspectArgs),
+    /// Build a task directory (Rust, Python, JavaScript or C) into a component.
+    Build(BuildArgs),
     /// Run the cluster scheduler (also installed as `dask-scheduler`).
     Scheduler(SchedulerArgs),
     /// Run a worker for a scheduler (also installed as `dask-worker`).
     Worker(WorkerArgs),
+    /// Write a Flyte `dask` TaskSpec per exported task, from a flytekitplugins-dask-style spec.
+    Serialize(SerializeArgs),
+    /// Run a task as Flyte's job runner: inputs.pb in, outputs.pb or error.pb out.
+    Execute(ExecuteArgs),
+    /// Print the Kubernetes objects of a task: the DaskJob, a DaskCluster or plain Pods.
+    Render(RenderArgs),
 }
 
 /// Why a command failed, with the exit code it maps to.
@@ -111,8 +128,12 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::inspect(args),
+        Command::Build(args) => build::build(args),
         Command::Scheduler(args) => scheduler::scheduler(args),
         Command::Worker(args) => worker::worker(args),
+        Command::Serialize(args) => serialize::serialize(args),
+        Command::Execute(args) => execute::execute(args),
+        Command::Render(args) => render::render(args),
     }
 }
 

@@ -1,10 +1,10 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
+use super::root_task::{connect_with_retry, run_root};
 use super::units::parse_bytes;
 use super::{AuthArgs, Failure, SandboxArgs};
 use crate::cluster::LocalCluster;
-use crate::cluster::remote::RemoteCluster;
-use crate::cluster::{Cluster, Progress};
+use crate::cluster::{Cluster, FailedSubtasks, GuestOutput, Progress};
 use crate::sandbox::{ExecReport, Sandbox};
 use crate::values;
 use clap::Args;
@@ -43,7 +43,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Also print the guest's stdout, stderr and log lines (to stderr).
+    /// Also print the guest's stdout, stderr and log lines (to stderr), and those of failed
+    /// subtasks.
     #[arg(short, long)]
     pub verbose: bool,
 
@@ -98,6 +99,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let mut _runtime = None;
     let mut _processes = None;
     let bar;
+    let failures;
     let client: Arc<dyn Cluster> = if args.scheduler.is_some() || args.processes {
         let mut auth = args.auth.clone();
         let address = if args.processes {
@@ -113,36 +115,29 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         let target = auth.target(Some(&address))?;
         let runtime = super::runtime()?;
         let session = runtime
-            .block_on(connect_with_retry(&target, args.processes))
+            .block_on(connect_with_retry(
+                &target,
+                Duration::from_secs(if args.processes { 15 } else { 0 }),
+            ))
             .map_err(|e| Failure::host(e.to_string()))?;
         _runtime = Some(runtime);
         bar = progress_bar(session.progress());
+        failures = session.failures();
         session
     } else {
         let cluster = LocalCluster::new(sandbox.clone(), workers);
         bar = progress_bar(cluster.progress());
+        failures = cluster.failures();
         let client = cluster.client();
         _local = Some(cluster);
         client
     };
-    let stack = sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
-    let root = std::thread::Builder::new()
-        .name("wasmdask-root".into())
-        .stack_size(stack)
-        .spawn({
-            let sandbox = sandbox.clone();
-            let component = component.clone();
-            move || sandbox.execute(&component, &function, call_args, Some(client))
-        })
-        .map_err(|e| Failure::host(format!("cannot start the task thread: {e}")))?;
-    let report = root
-        .join()
-        .map_err(|_| Failure::host("the task thread panicked (a wasmdask bug)"))?;
+    let report = run_root(&sandbox, &component, &function, call_args, client)?;
     if let Some(stop) = bar {
         stop.store(true, Ordering::Relaxed);
     }
     if args.verbose {
-        print_guest_output(&report);
+        print_guest_output(&report, &failures);
     }
     for denial in &report.denials {
         tracing::warn!("{}", denial.explain());
@@ -160,21 +155,6 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     // A closed pipe (e.g. `| head`) is not a failure of the task.
     let _ = writeln!(stdout, "{text}");
     Ok(())
-}
-
-/// Connects a client session; a scheduler this command just started gets a few seconds to come up.
-async fn connect_with_retry(
-    target: &crate::cluster::remote::Target,
-    retry: bool,
-) -> Result<Arc<RemoteCluster>, crate::cluster::remote::RemoteError> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(if retry { 15 } else { 0 });
-    loop {
-        match RemoteCluster::session(target).await {
-            Ok(session) => return Ok(session),
-            Err(e) if std::time::Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
 }
 
 /// A bar of subtasks done / submitted on stderr, only when stderr is a terminal. Returns the
@@ -210,20 +190,12 @@ fn progress_bar(progress: Arc<Progress>) -> Option<Arc<AtomicBool>> {
     Some(stop)
 }
 
-fn print_guest_output(report: &ExecReport) {
+/// The root task's output, then the failed subtasks' (embedded or remote alike: workers send a
+/// failed task's output back with its error).
+fn print_guest_output(report: &ExecReport, failures: &FailedSubtasks) {
     let mut err = std::io::stderr().lock();
-    for line in &report.logs {
-        let _ = writeln!(err, "[guest {}] {}", line.level, line.message);
-    }
-    for (name, bytes) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
-        if !bytes.is_empty() {
-            let _ = writeln!(err, "--- guest {name} ---");
-            let _ = err.write_all(bytes);
-            if !bytes.ends_with(b"\n") {
-                let _ = writeln!(err);
-            }
-        }
-    }
+    let _ = GuestOutput::all_of(report).print(&mut err, "guest");
+    let _ = failures.print(&mut err);
     let _ = writeln!(
         err,
         "--- instantiate {:?}, total {:?}, subtasks submitted {} ---",

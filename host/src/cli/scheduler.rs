@@ -18,7 +18,8 @@ pub struct SchedulerArgs {
     #[arg(long, default_value_t = 8786)]
     pub port: u16,
 
-    /// Address of the dashboard (/health, /api/state): `:8787`, `HOST:PORT`, or `none`.
+    /// Address of the dashboard (live page, /metrics, /health, /api/state): `:8787`,
+    /// `HOST:PORT`, or `none`.
     #[arg(long, default_value = ":8787")]
     pub dashboard_address: String,
 
@@ -107,7 +108,7 @@ pub(super) fn scheduler(args: SchedulerArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::host(e.to_string()))?;
         eprintln!("wasmdask scheduler at tcp://{}", bound.comm_addr());
         if let Some(dashboard) = bound.dashboard_addr() {
-            eprintln!("dashboard and /health at http://{dashboard}");
+            eprintln!("dashboard, /metrics and /health at http://{dashboard}");
         }
         bound
             .serve(super::termination())

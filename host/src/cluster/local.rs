@@ -1,5 +1,6 @@
 //! The embedded cluster: a [`Pool`] in this process whose calls fan out into the same pool.
 
+use super::guest_output::FailedSubtasks;
 use super::pool::{Done, Pool, PoolInner, Progress};
 use super::{Call, Cluster, Pending};
 use crate::sandbox::Sandbox;
@@ -10,22 +11,38 @@ use std::sync::{Arc, Weak};
 #[derive(Debug)]
 pub struct LocalCluster {
     pool: Pool,
+    failures: Arc<FailedSubtasks>,
 }
 
 /// Submits into the pool without keeping it alive.
-struct LocalSubmit(Weak<PoolInner>);
+struct LocalSubmit {
+    pool: Weak<PoolInner>,
+    failures: Arc<FailedSubtasks>,
+}
 
 impl LocalCluster {
     /// A cluster of `slots` concurrent sandboxes. Threads start on demand.
     pub fn new(sandbox: Arc<Sandbox>, slots: usize) -> Self {
         let pool = Pool::new(sandbox, slots);
-        pool.set_fanout(Arc::new(LocalSubmit(pool.downgrade())));
-        LocalCluster { pool }
+        let failures = Arc::new(FailedSubtasks::default());
+        pool.set_fanout(Arc::new(LocalSubmit {
+            pool: pool.downgrade(),
+            failures: failures.clone(),
+        }));
+        LocalCluster { pool, failures }
     }
 
     /// The handle a root execution uses to submit to this cluster.
     pub fn client(&self) -> Arc<dyn Cluster> {
-        Arc::new(LocalSubmit(self.pool.downgrade()))
+        Arc::new(LocalSubmit {
+            pool: self.pool.downgrade(),
+            failures: self.failures.clone(),
+        })
+    }
+
+    /// The subtasks (at any depth) that failed, with what they wrote.
+    pub fn failures(&self) -> Arc<FailedSubtasks> {
+        self.failures.clone()
     }
 
     /// Live counters of the calls submitted to this cluster.
@@ -40,7 +57,7 @@ impl LocalCluster {
 
 impl Cluster for LocalSubmit {
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
-        let Some(pool) = self.0.upgrade() else {
+        let Some(pool) = self.pool.upgrade() else {
             return Err(TaskError::new(
                 ErrorKind::Lost,
                 "the embedded cluster has shut down",
@@ -52,7 +69,13 @@ impl Cluster for LocalSubmit {
             .map(|call| {
                 let p = Pending::new();
                 pending.push(p.clone());
-                let done: Done = Box::new(move |result| p.complete(result));
+                let failures = self.failures.clone();
+                let done: Done = Box::new(move |finished| {
+                    if let Err(error) = &finished.outcome {
+                        failures.record(&finished.function, error, finished.output);
+                    }
+                    p.complete(finished.outcome)
+                });
                 (call, done)
             })
             .collect();

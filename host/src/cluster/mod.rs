@@ -5,7 +5,9 @@
 //! embedded cluster of worker threads used by `wasmdask run`; a remote client implements the
 //! same trait.
 
+pub mod activity;
 mod auth;
+pub mod guest_output;
 pub mod local;
 mod pending;
 pub mod pool;
@@ -14,6 +16,7 @@ pub mod remote;
 pub mod scheduler;
 pub mod worker;
 
+pub use guest_output::{FailedSubtasks, GuestOutput};
 pub use local::LocalCluster;
 pub use pending::Pending;
 pub use pool::{Pool, Progress};

@@ -4,8 +4,9 @@
 //! subtasks lends its slot to the pool while it waits (Dask's `secede`/`rejoin`), starting an
 //! extra thread when no idle one is left, so nested fan-out never deadlocks on a full pool.
 
+use super::guest_output::GuestOutput;
 use super::{Call, Cluster, Pending};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{ExecReport, Sandbox};
 use crate::task_error::TaskError;
 use crate::values;
 use std::cell::Cell;
@@ -19,8 +20,23 @@ thread_local! {
     static POOL_OF_THREAD: Cell<usize> = const { Cell::new(0) };
 }
 
-/// What to do with a finished call's JSON result or error.
-pub type Done = Box<dyn FnOnce(Result<String, TaskError>) + Send>;
+/// What to do with a finished call.
+pub type Done = Box<dyn FnOnce(Finished) + Send>;
+
+/// A finished call: its JSON result or error and, when it failed, the tails of what it wrote
+/// (see [`GuestOutput::tail_of`]), so the error reaches its submitter with the evidence.
+#[derive(Debug)]
+pub struct Finished {
+    pub function: String,
+    pub outcome: Result<String, TaskError>,
+    pub output: GuestOutput,
+}
+
+/// Sees every execution of a pool before its result is handed on; workers aggregate their
+/// metrics through it.
+pub trait Observer: Send + Sync {
+    fn executed(&self, function: &str, report: &ExecReport);
+}
 
 /// Counters for progress bars, metrics and tests.
 #[derive(Debug, Default)]
@@ -51,6 +67,7 @@ pub(crate) struct PoolInner {
     progress: Arc<Progress>,
     /// Where the nested fan-out of this pool's calls goes.
     fanout: OnceLock<Arc<dyn Cluster>>,
+    observer: OnceLock<Arc<dyn Observer>>,
 }
 
 #[derive(Default)]
@@ -76,6 +93,7 @@ impl Pool {
                 work: Condvar::new(),
                 progress: Arc::default(),
                 fanout: OnceLock::new(),
+                observer: OnceLock::new(),
             }),
         }
     }
@@ -87,6 +105,11 @@ impl Pool {
             upstream,
         });
         let _ = self.inner.fanout.set(client);
+    }
+
+    /// Sets who sees every execution (once).
+    pub fn set_observer(&self, observer: Arc<dyn Observer>) {
+        let _ = self.inner.observer.set(observer);
     }
 
     /// Queues calls; `done` runs on the pool thread when each finishes.
@@ -114,6 +137,11 @@ impl Pool {
     pub fn load(&self) -> usize {
         let state = self.inner.lock();
         state.queue.len() + state.running
+    }
+
+    /// Calls executing and not waiting in `gather`: the busy slots.
+    pub fn busy(&self) -> usize {
+        self.inner.lock().running
     }
 }
 
@@ -205,12 +233,12 @@ impl PoolInner {
                     state.idle -= 1;
                 }
             };
-            let result = self.run_call(call);
-            match &result {
+            let finished = self.run_call(call);
+            match &finished.outcome {
                 Ok(_) => self.progress.done.fetch_add(1, Ordering::Relaxed),
                 Err(_) => self.progress.failed.fetch_add(1, Ordering::Relaxed),
             };
-            done(result);
+            done(finished);
             let mut state = self.lock();
             state.running -= 1;
             if !state.queue.is_empty() {
@@ -220,15 +248,30 @@ impl PoolInner {
     }
 
     /// Executes one call and encodes its result as JSON text.
-    fn run_call(&self, call: Call) -> Result<String, TaskError> {
+    fn run_call(&self, call: Call) -> Finished {
         let fanout = self.fanout.get().cloned();
-        let report = self
-            .sandbox
-            .execute(&call.component, &call.function, call.args, fanout);
-        report.outcome.map(|value| match value {
-            Some(v) => values::from_val(&v).to_string(),
-            None => "null".to_string(),
-        })
+        let Call {
+            component,
+            function,
+            args,
+            ..
+        } = call;
+        let report = self.sandbox.execute(&component, &function, args, fanout);
+        if let Some(observer) = self.observer.get() {
+            observer.executed(&function, &report);
+        }
+        let output = match &report.outcome {
+            Ok(_) => GuestOutput::default(),
+            Err(_) => GuestOutput::tail_of(&report),
+        };
+        Finished {
+            function,
+            outcome: report.outcome.map(|value| match value {
+                Some(v) => values::from_val(&v).to_string(),
+                None => "null".to_string(),
+            }),
+            output,
+        }
     }
 
     /// Lends the calling thread's slot to queued work while it blocks in `wait`.

@@ -5,6 +5,7 @@
 
 tonic::include_proto!("wasmdask.cluster.v1");
 
+use super::guest_output::GuestOutput as LibOutput;
 use crate::task_error::{ErrorKind, TaskError as LibError};
 
 impl From<&LibError> for TaskError {
@@ -33,7 +34,16 @@ impl Result {
                 Ok(json) => result::Outcome::ValueJson(json),
                 Err(e) => result::Outcome::Error((&e).into()),
             }),
+            output: None,
         }
+    }
+
+    /// Attaches what the guest wrote (kept for failed tasks only, and only when there is some).
+    pub fn with_output(mut self, output: LibOutput) -> Self {
+        if matches!(self.outcome, Some(result::Outcome::Error(_))) && !output.is_empty() {
+            self.output = Some(output.into());
+        }
+        self
     }
 
     pub fn into_outcome(self) -> std::result::Result<String, LibError> {

@@ -2,6 +2,7 @@
 //! `wasmdask run --scheduler`, and the [`RemoteCluster`] fan-out client shared with workers.
 
 use super::auth::SendToken;
+use super::guest_output::FailedSubtasks;
 use super::proto::{self, scheduler_client::SchedulerClient};
 use super::scheduler::MAX_MESSAGE_BYTES;
 use super::{Call, Cluster, Pending, Progress};
@@ -92,36 +93,42 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// Calls in flight to a scheduler, by key, completed as results arrive.
+/// Calls in flight to a scheduler, by key (with their function's name), completed as results
+/// arrive.
 #[derive(Debug, Default)]
 pub(crate) struct Outstanding {
-    pending: Mutex<HashMap<u64, Pending>>,
+    pending: Mutex<HashMap<u64, (Pending, Arc<str>)>>,
     progress: Arc<Progress>,
+    failures: Arc<FailedSubtasks>,
     next_key: AtomicU64,
     closed: Mutex<Option<TaskError>>,
 }
 
 impl Outstanding {
-    fn register(&self) -> (u64, Pending) {
+    fn register(&self, function: Arc<str>) -> (u64, Pending) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
         let pending = Pending::new();
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, pending.clone());
+            .insert(key, (pending.clone(), function));
         (key, pending)
     }
 
     pub(crate) fn complete(&self, results: Vec<proto::Result>) {
         let mut map = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        for result in results {
-            if let Some(pending) = map.remove(&result.key) {
+        for mut result in results {
+            if let Some((pending, function)) = map.remove(&result.key) {
+                let output = result.output.take();
                 let outcome = result.into_outcome();
-                let counter = match &outcome {
-                    Ok(_) => &self.progress.done,
-                    Err(_) => &self.progress.failed,
+                match &outcome {
+                    Ok(_) => self.progress.done.fetch_add(1, Ordering::Relaxed),
+                    Err(error) => {
+                        let output = output.map(Into::into).unwrap_or_default();
+                        self.failures.record(&function, error, output);
+                        self.progress.failed.fetch_add(1, Ordering::Relaxed)
+                    }
                 };
-                counter.fetch_add(1, Ordering::Relaxed);
                 pending.complete(outcome);
             }
         }
@@ -135,7 +142,7 @@ impl Outstanding {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .drain()
-            .map(|(_, p)| p)
+            .map(|(_, (p, _))| p)
             .collect();
         for pending in drained {
             pending.complete(Err(error.clone()));
@@ -235,6 +242,11 @@ impl RemoteCluster {
         self.outstanding.progress.clone()
     }
 
+    /// This client's calls that failed, with what they wrote (sent along by the workers).
+    pub fn failures(&self) -> Arc<FailedSubtasks> {
+        self.outstanding.failures.clone()
+    }
+
     fn ensure_uploaded(&self, component: &LoadedComponent) -> Result<(), TaskError> {
         let Some((client, handle)) = &self.uploader else {
             return Ok(());
@@ -288,9 +300,15 @@ impl Cluster for RemoteCluster {
         }
         let mut pending = Vec::with_capacity(calls.len());
         let mut wire = Vec::with_capacity(calls.len());
+        // A batch usually calls one function: share its name instead of copying it per call.
+        let mut name: Option<Arc<str>> = None;
         for call in calls {
             self.ensure_uploaded(&call.component)?;
-            let (key, p) = self.outstanding.register();
+            let function = match &name {
+                Some(n) if **n == *call.function => n.clone(),
+                _ => name.insert(Arc::from(call.function.as_str())).clone(),
+            };
+            let (key, p) = self.outstanding.register(function);
             pending.push(p);
             wire.push(proto::Call {
                 key,

@@ -2,7 +2,8 @@
 //! (one fresh sandbox per call), streams results back in batches, and reconnects after a
 //! scheduler restart within the death timeout.
 
-use super::pool::{Done, Pool};
+use super::activity::Recorder;
+use super::pool::{Done, Finished, Pool};
 use super::proto::{self, WorkerMessage};
 use super::remote::{self, Client, Outstanding, RemoteCluster, RemoteError, SendCalls, Target};
 use super::{Call, Cluster, Pending};
@@ -59,6 +60,8 @@ pub async fn run(
     let pool = Pool::new(sandbox.clone(), config.nthreads);
     let fanout = Arc::new(Relay::default());
     pool.set_fanout(fanout.clone());
+    let recorder = Arc::new(Recorder::default());
+    pool.set_observer(recorder.clone());
     let pool = Arc::new(pool);
     tokio::pin!(shutdown);
     let mut disconnected_since = Instant::now();
@@ -66,7 +69,7 @@ pub async fn run(
     loop {
         let session = async {
             let client = remote::connect(&config.target).await?;
-            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout).await)
+            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout, &recorder).await)
         };
         tokio::select! {
             _ = &mut shutdown => {
@@ -109,6 +112,7 @@ async fn serve(
     mut client: Client,
     pool: &Arc<Pool>,
     fanout: &Arc<Relay>,
+    recorder: &Arc<Recorder>,
 ) -> Ended {
     let (tx, rx) = mpsc::unbounded_channel::<WorkerMessage>();
     let _ = tx.send(WorkerMessage {
@@ -175,6 +179,8 @@ async fn serve(
                 let beat = proto::Heartbeat {
                     running: pool.load() as u32,
                     digests: digests.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    busy: pool.busy() as u32,
+                    activity: recorder.take(),
                 };
                 let _ = tx.send(WorkerMessage { msg: Some(proto::worker_message::Msg::Heartbeat(beat)) });
             }
@@ -188,8 +194,8 @@ async fn serve(
                             heartbeat = tokio::time::interval(Duration::from_millis(u64::from(welcome.heartbeat_ms.max(100))));
                         }
                         Some(Cmd::Assign(calls)) => {
-                            let (client, pool, done_tx, digests) = (client.clone(), pool.clone(), done_tx.clone(), digests.clone());
-                            tokio::spawn(async move { assign(client, pool, calls.calls, done_tx, digests).await });
+                            let (client, pool, done_tx, digests, recorder) = (client.clone(), pool.clone(), done_tx.clone(), digests.clone(), recorder.clone());
+                            tokio::spawn(async move { assign(client, pool, calls.calls, done_tx, digests, recorder).await });
                         }
                         Some(Cmd::Results(results)) => outstanding.complete(results.results),
                         Some(Cmd::Shutdown(s)) => break Ended::Shutdown(s.reason),
@@ -224,13 +230,14 @@ async fn assign(
     calls: Vec<proto::Call>,
     done_tx: mpsc::UnboundedSender<proto::Result>,
     digests: Arc<Mutex<Vec<String>>>,
+    recorder: Arc<Recorder>,
 ) {
     let sandbox = pool.sandbox().clone();
     let mut components: HashMap<String, Result<Arc<LoadedComponent>, TaskError>> = HashMap::new();
     let mut jobs: Vec<(Call, Done)> = Vec::with_capacity(calls.len());
     for call in calls {
         if !components.contains_key(&call.digest) {
-            let loaded = fetch(&mut client, &sandbox, &call.digest).await;
+            let loaded = fetch(&mut client, &sandbox, &call.digest, &recorder).await;
             // Reported in every heartbeat: each digest once, or the list grows per batch.
             let mut held = digests.lock().unwrap_or_else(|e| e.into_inner());
             if loaded.is_ok() && !held.contains(&call.digest) {
@@ -260,8 +267,10 @@ async fn assign(
         match prepared {
             Ok(call) => {
                 let done_tx = done_tx.clone();
-                let done: Done = Box::new(move |outcome| {
-                    let _ = done_tx.send(proto::Result::from_outcome(key, outcome));
+                let done: Done = Box::new(move |finished: Finished| {
+                    let result = proto::Result::from_outcome(key, finished.outcome)
+                        .with_output(finished.output);
+                    let _ = done_tx.send(result);
                 });
                 jobs.push((call, done));
             }
@@ -279,6 +288,7 @@ async fn fetch(
     client: &mut Client,
     sandbox: &Arc<Sandbox>,
     digest: &str,
+    recorder: &Recorder,
 ) -> Result<Arc<LoadedComponent>, TaskError> {
     if let Some(found) = sandbox.lookup(digest) {
         return Ok(found);
@@ -304,14 +314,16 @@ async fn fetch(
         ));
     }
     let sandbox = sandbox.clone();
-    tokio::task::spawn_blocking(move || sandbox.load(wasm).map_err(TaskError::from))
+    let loaded = tokio::task::spawn_blocking(move || sandbox.load(wasm).map_err(TaskError::from))
         .await
         .map_err(|e| {
             TaskError::new(
                 ErrorKind::InvalidComponent,
                 format!("compiling failed: {e}"),
             )
-        })?
+        })??;
+    recorder.component_loaded(loaded.from_cache);
+    Ok(loaded)
 }
 
 /// The fan-out target of the pool, swapped on every (re)connection.

@@ -1,6 +1,7 @@
 //! Turns whatever an execution ended with into a [`TaskError`] that says what happened and what
 //! to do next. This is the only place that interprets wasmtime's errors.
 
+use super::exception::Exception;
 use super::grants::Denial;
 use super::limits::{Limiter, Limits};
 use super::output::OutputLimitExceeded;
@@ -127,11 +128,21 @@ pub(crate) fn failed(
         };
         return with_denials(TaskError::new(kind, text), denials).with_detail(evidence);
     };
-    let message = match panic_message(stderr) {
-        Some(panic) => format!("the task panicked: {panic}"),
-        None => format!("the task trapped: {trap}"),
-    };
-    with_denials(TaskError::new(ErrorKind::Trap, message), denials).with_detail(evidence)
+    match Exception::parse(stderr) {
+        // The interpreter's own error path trips the denial log (a traceback reads the source
+        // file), so the exception, which names its cause, is the message; the denials stay in
+        // the report, where `run` still warns about them.
+        Some(exception) if exception.reported_by_interpreter() => {
+            TaskError::new(ErrorKind::Trap, exception.describe()).with_detail(evidence)
+        }
+        Some(panic) => with_denials(TaskError::new(ErrorKind::Trap, panic.describe()), denials)
+            .with_detail(evidence),
+        None => with_denials(
+            TaskError::new(ErrorKind::Trap, format!("the task trapped: {trap}")),
+            denials,
+        )
+        .with_detail(evidence),
+    }
 }
 
 /// A failure after the guest reached for an ungranted capability is reported as `denied`, naming
@@ -166,20 +177,6 @@ fn is_runaway_recursion(backtrace: &WasmBacktrace) -> bool {
     indices.sort_unstable();
     indices.dedup();
     indices.len() <= 3
-}
-
-/// The message of a Rust panic (`panicked at file:line:col:\nmessage`), if stderr has one.
-fn panic_message(stderr: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(stderr);
-    let start = text.find("panicked at ")?;
-    let rest = &text[start..];
-    let mut lines = rest.lines();
-    let location = lines
-        .next()?
-        .trim_start_matches("panicked at ")
-        .trim_end_matches(':');
-    let message: Vec<&str> = lines.take_while(|l| !l.starts_with("note:")).collect();
-    Some(format!("{} (at {location})", message.join("\n").trim()))
 }
 
 fn evidence(backtrace: &str, stderr: &[u8]) -> String {

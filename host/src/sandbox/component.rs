@@ -88,6 +88,9 @@ pub struct LoadedComponent {
     pub from_cache: bool,
     /// Time spent compiling or deserializing.
     pub load_time: Duration,
+    /// The guest's language runtime reads the environment at the start of every call, whatever
+    /// the task does (see [`reads_environment_at_start`]).
+    pub(crate) reads_environment_at_start: bool,
     pub(crate) pre: InstancePre<HostState>,
 }
 
@@ -155,6 +158,15 @@ pub fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// componentize-py's runtime reads the whole environment when each call starts, before the task's
+/// code runs, and CPython then answers `os.environ` from that copy: for such a component an
+/// environment read says nothing about the task, so it must not turn the task's failures into
+/// `denied`. Recognised by the name of the runtime's core module, which componentize-py embeds.
+fn reads_environment_at_start(bytes: &[u8]) -> bool {
+    const MARKER: &[u8] = b"componentize_py_runtime";
+    bytes.windows(MARKER.len()).any(|window| window == MARKER)
+}
+
 /// Rejects what is not a component before the expensive compile, with a message that says
 /// what the file is instead.
 fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
@@ -183,6 +195,7 @@ pub(crate) fn load(
 ) -> Result<LoadedComponent, LoadError> {
     check_header(&bytes)?;
     let digest = digest_of(&bytes);
+    let reads_environment_at_start = reads_environment_at_start(&bytes);
     let hex = digest.trim_start_matches("sha256:").to_string();
     let started = Instant::now();
     let (component, from_cache) = compile_or_fetch(engine, cache, &hex, &bytes)?;
@@ -225,6 +238,7 @@ pub(crate) fn load(
         imports,
         from_cache,
         load_time,
+        reads_environment_at_start,
         pre,
     })
 }

@@ -101,6 +101,11 @@ impl Sandbox {
         report.stdout = stdout.take();
         report.stderr = stderr.take();
         report.denials = denials.take();
+        if component.reads_environment_at_start {
+            report
+                .denials
+                .retain(|denial| *denial != Denial::Environment);
+        }
         let state = store.data_mut();
         report.logs = std::mem::take(&mut state.logs);
         report.submitted = state.fanout.submitted;

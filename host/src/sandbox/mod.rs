@@ -10,6 +10,7 @@ mod cache;
 mod classify;
 mod component;
 mod engine;
+mod exception;
 mod exec;
 mod grants;
 mod host;

@@ -1,17 +1,23 @@
 //! `wasmdask scheduler`: the central scheduler of a distributed cluster.
 //!
-//! Serves the gRPC protocol of `proto/wasmdask/cluster.proto` on the comm port (8786) and
-//! `/health` + `/api/state` on the dashboard port (8787). Shutdown is passed in (a future), so
-//! tests and the CLI decide when; on shutdown every worker and client is told why.
+//! Serves the gRPC protocol of `proto/wasmdask/cluster.proto` on the comm port (8786) and the
+//! live dashboard, `/metrics`, `/health` and `/api/state` on the dashboard port (8787).
+//! Shutdown is passed in (a future), so tests and the CLI decide when; on shutdown every worker
+//! and client is told why.
 
+mod counted;
+mod dashboard;
 mod http;
+mod metrics;
 mod service;
 mod state;
+mod telemetry;
 
 pub use state::{PREFETCH_PER_THREAD, Totals, WorkerView};
 
 use super::auth::CheckToken;
 use super::proto::scheduler_server::SchedulerServer;
+use counted::{CommBytes, Counted};
 use service::Shared;
 use state::State;
 use std::collections::HashMap;
@@ -20,7 +26,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use telemetry::Telemetry;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 /// Largest message accepted (components travel in one message).
@@ -97,6 +105,8 @@ impl BoundScheduler {
             state: Arc::new(Mutex::new(State::new(config.allowed_failures))),
             components: Arc::new(Mutex::new(HashMap::new())),
             heartbeat: config.heartbeat,
+            telemetry: Arc::new(Mutex::new(Telemetry::default())),
+            bytes: Arc::new(CommBytes::default()),
         };
         Ok(BoundScheduler {
             config,
@@ -179,9 +189,12 @@ impl BoundScheduler {
             // Give the goodbye messages a moment to leave.
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
+        let bytes = shared.bytes.clone();
+        let incoming = TcpListenerStream::new(comm)
+            .map(move |accepted| accepted.map(|stream| Counted::new(stream, bytes.clone())));
         builder
             .add_service(grpc)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(comm), stop)
+            .serve_with_incoming_shutdown(incoming, stop)
             .await
             .map_err(|e| SchedulerError::Serve(e.to_string()))?;
         Ok(())

@@ -1,6 +1,8 @@
 //! The gRPC service: turns streams and calls into [`State`] events.
 
+use super::counted::CommBytes;
 use super::state::{Outbox, State};
+use super::telemetry::Telemetry;
 use crate::cluster::proto::{
     self, ClientEvent, ClientMessage, Component, ComponentRef, Presence, WorkerCommand,
     WorkerMessage, scheduler_server,
@@ -23,11 +25,19 @@ pub struct Shared {
     pub state: Arc<Mutex<State>>,
     pub components: Arc<Mutex<HashMap<String, Arc<Vec<u8>>>>>,
     pub heartbeat: Duration,
+    /// Behind its own lock so that merging heartbeats and rendering the dashboard never hold up
+    /// the scheduling state.
+    pub telemetry: Arc<Mutex<Telemetry>>,
+    pub bytes: Arc<CommBytes>,
 }
 
 impl Shared {
     pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn telemetry(&self) -> std::sync::MutexGuard<'_, Telemetry> {
+        self.telemetry.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -146,11 +156,16 @@ impl scheduler_server::Scheduler for Shared {
 impl Shared {
     fn on_worker_message(&self, id: u64, message: WorkerMessage) {
         use proto::worker_message::Msg;
-        let mut state = self.lock();
         match message.msg {
-            Some(Msg::Heartbeat(beat)) => state.heartbeat(id, &beat),
-            Some(Msg::Done(results)) => state.done(id, results.results),
-            Some(Msg::Submit(calls)) => state.submit(id, calls.calls),
+            Some(Msg::Heartbeat(mut beat)) => {
+                let activity = beat.activity.take();
+                let name = self.lock().heartbeat(id, &beat);
+                if let (Some(name), Some(activity)) = (name, activity) {
+                    self.telemetry().merge(&name, activity);
+                }
+            }
+            Some(Msg::Done(results)) => self.lock().done(id, results.results),
+            Some(Msg::Submit(calls)) => self.lock().submit(id, calls.calls),
             Some(Msg::Register(_)) | None => {}
         }
     }

@@ -5,6 +5,7 @@
 //! back as a result and fails the task at once; only a lost worker counts against
 //! `allowed_failures`, and a task whose workers died more often than that fails with `lost`.
 
+use super::telemetry::{ErrorRecord, RecentErrors};
 use crate::cluster::proto::{self, ClientEvent, WorkerCommand};
 use crate::task_error::{ErrorKind, TaskError};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -77,7 +78,10 @@ pub struct WorkerView {
     pub name: String,
     pub nthreads: u32,
     pub memory_limit: u64,
+    /// Tasks assigned to it: running and prefetched.
     pub processing: usize,
+    /// Slots executing a task, as of its last heartbeat.
+    pub busy: u32,
     pub done: u64,
     pub last_heartbeat_ms_ago: u64,
 }
@@ -91,6 +95,7 @@ struct Worker {
     processing: HashSet<u64>,
     digests: HashSet<String>,
     last_seen: Instant,
+    busy: u32,
     done: u64,
 }
 
@@ -119,6 +124,7 @@ pub struct State {
     workers: HashMap<u64, Worker>,
     owners: HashMap<u64, Outbox>,
     totals: Totals,
+    errors: RecentErrors,
 }
 
 impl State {
@@ -131,6 +137,7 @@ impl State {
             workers: HashMap::new(),
             owners: HashMap::new(),
             totals: Totals::default(),
+            errors: RecentErrors::default(),
         }
     }
 
@@ -163,17 +170,20 @@ impl State {
                 processing: HashSet::new(),
                 digests: HashSet::new(),
                 last_seen: Instant::now(),
+                busy: 0,
                 done: 0,
             },
         );
         self.schedule();
     }
 
-    pub fn heartbeat(&mut self, worker: u64, beat: &proto::Heartbeat) {
-        if let Some(w) = self.workers.get_mut(&worker) {
-            w.last_seen = Instant::now();
-            w.digests.extend(beat.digests.iter().cloned());
-        }
+    /// Records a heartbeat; returns the worker's name while it is known.
+    pub fn heartbeat(&mut self, worker: u64, beat: &proto::Heartbeat) -> Option<String> {
+        let w = self.workers.get_mut(&worker)?;
+        w.last_seen = Instant::now();
+        w.busy = beat.busy;
+        w.digests.extend(beat.digests.iter().cloned());
+        Some(w.name.clone())
     }
 
     /// Queues calls from an owner (a client session or a worker's running task).
@@ -218,8 +228,15 @@ impl State {
                 w.done += 1;
                 w.digests.insert(task.call.digest.clone());
             }
-            if matches!(result.outcome, Some(proto::result::Outcome::Error(_))) {
+            if let Some(proto::result::Outcome::Error(error)) = &result.outcome {
                 self.totals.erred += 1;
+                let name = self.workers.get(&worker).map_or("", |w| w.name.as_str());
+                self.errors.push(ErrorRecord::new(
+                    name,
+                    &task.call.function,
+                    error,
+                    result.output.as_ref(),
+                ));
             } else {
                 self.totals.completed += 1;
             }
@@ -265,6 +282,9 @@ impl State {
                         self.allowed_failures
                     ),
                 );
+                let wire = proto::TaskError::from(&error);
+                let record = ErrorRecord::new(&w.name, &task.call.function, &wire, None);
+                self.errors.push(record);
                 failed
                     .entry(task.owner)
                     .or_default()
@@ -378,6 +398,7 @@ impl State {
                 nthreads: w.nthreads,
                 memory_limit: w.memory_limit,
                 processing: w.processing.len(),
+                busy: w.busy,
                 done: w.done,
                 last_heartbeat_ms_ago: now.duration_since(w.last_seen).as_millis() as u64,
             })
@@ -396,6 +417,16 @@ impl State {
 
     pub fn totals(&self) -> Totals {
         self.totals.clone()
+    }
+
+    /// Connected client sessions (every owner that is not a worker).
+    pub fn clients(&self) -> usize {
+        self.owners.len().saturating_sub(self.workers.len())
+    }
+
+    /// The latest `n` task failures, oldest first.
+    pub fn recent_errors(&self, n: usize) -> Vec<ErrorRecord> {
+        self.errors.latest(n)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Fans out through the cluster with the SDK (see `wit/world.wit`).
 
 use wasmdask_guest::serde::Serialize;
-use wasmdask_guest::{Call, ErrorKind, TaskError, cluster};
+use wasmdask_guest::{Call, ErrorKind, TaskError, cluster, log};
 
 wasmdask_guest::wit_bindgen::generate!({
     world: "fanout",
@@ -87,6 +87,22 @@ impl Guest for Fanout {
     fn map_spin(n: u32, ms: u32) -> Result<u32, String> {
         let done: Vec<u32> = cluster::map_gather("spin-for", (0..n).map(|_| (ms,)))?;
         Ok(done.iter().sum())
+    }
+
+    fn noisy(message: String, fail: bool) -> u32 {
+        log::info(&message);
+        println!("stdout of {message}");
+        eprintln!("stderr of {message}");
+        if fail {
+            panic!("{message} failed on purpose");
+        }
+        1
+    }
+
+    fn map_noisy(n: u32) -> Result<u32, String> {
+        let calls: Vec<Call<u32>> =
+            cluster::map("noisy", (0..n).map(|i| (format!("task {i}"), i % 2 == 1)))?;
+        Ok(cluster::gather(calls).iter().filter(|r| r.is_err()).count() as u32)
     }
 }
 

@@ -1,0 +1,227 @@
+//! `wasmdask render`: the Kubernetes objects of one task — the `DaskJob` the Flyte backend would
+//! submit, a standing `DaskCluster`, or the plain Pods and Service the operator would run — for
+//! `kubectl apply -f -` without Flyte.
+//!
+//! Without Flyte nobody substitutes `{{.input}}` and `{{.outputPrefix}}`: `--output-prefix`
+//! names where the runner writes `outputs.pb`/`error.pb`, and the `-- key=value` inputs are
+//! written as a Flyte `inputs.pb` to `--inputs` (default `<output-prefix>/inputs.pb`), which
+//! the runner pod reads. Use s3:// (or a volume path) the pods can reach.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use prost::Message;
+
+use super::Failure;
+use crate::flyte::idl::core::LiteralMap;
+use crate::flyte::interface::variable_name;
+use crate::flyte::literals::json_to_literal;
+use crate::flyte::storage::Location;
+use crate::flyte::template::component_ref;
+use crate::flyte::{Dask, Resources};
+use crate::k8s::names::default_cluster_name;
+use crate::k8s::{RenderSpec, dask_cluster, dask_job, pods, runner_args};
+use crate::sandbox::{Sandbox, SandboxConfig, TaskSig};
+use crate::values;
+
+const RENDER_EXAMPLES: &str = "\
+Examples:
+  kubectl create secret generic wasmdask-token --from-literal=token=$(openssl rand -hex 16)
+  wasmdask render tasks.wasm -f sum-of-squares --config dask.yaml --image ghcr.io/me/wasmdask:0.1 \\
+      --component-uri s3://bucket/tasks.wasm --output-prefix s3://bucket/runs/1 -- n=1000 \\
+    | kubectl apply -f -
+  kubectl get daskjobs      # then read s3://bucket/runs/1/outputs.pb (or error.pb)
+
+The inputs after `--` are written as inputs.pb to --inputs (default <output-prefix>/inputs.pb);
+without them, --inputs names an inputs.pb that already exists. Every container reads the
+scheduler token from the Secret named by --token-secret (key `token`).";
+
+/// What to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The `kubernetes.dask.org/v1 DaskJob` the Flyte Dask plugin submits.
+    Daskjob,
+    /// A standing `DaskCluster` (scheduler + workers, no runner).
+    Daskcluster,
+    /// A `v1 List` of the Pods and Service the operator would run, with the env it injects.
+    Pods,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = RENDER_EXAMPLES)]
+pub struct RenderArgs {
+    /// The task component (.wasm).
+    pub component: PathBuf,
+
+    /// The export to run [default: the component's only export].
+    #[arg(short, long, value_name = "NAME")]
+    pub function: Option<String>,
+
+    /// The Dask spec (YAML, JSON or TOML) [default: Dask(): one worker, the task's resources].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The wasmdask host image (runner; scheduler and workers unless the spec names theirs).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// Cluster and job name, at most 53 characters [default: <file stem>-<function>].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// The namespace of every object (and of the scheduler's Service DNS name).
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+
+    /// What to print.
+    #[arg(long, value_enum, default_value = "daskjob")]
+    pub format: Format,
+
+    /// Where the runner fetches the component: s3://…, file://… or a path inside the image
+    /// [default: the component's absolute path here].
+    #[arg(long, value_name = "URI")]
+    pub component_uri: Option<String>,
+
+    /// Where the runner writes outputs.pb or error.pb (required except for daskcluster).
+    #[arg(long, value_name = "URI")]
+    pub output_prefix: Option<String>,
+
+    /// The runner's inputs.pb; written here from the `-- key=value` inputs
+    /// [default: <output-prefix>/inputs.pb].
+    #[arg(long, value_name = "URI")]
+    pub inputs: Option<String>,
+
+    /// Requests of the task container, e.g. cpu=1,mem=2Gi.
+    #[arg(long, value_name = "RESOURCES", value_parser = Resources::parse_pairs)]
+    pub task_requests: Option<Resources>,
+
+    /// Limits of the task container, e.g. cpu=2,mem=4Gi,gpu=1,ephemeral_storage=10Gi.
+    #[arg(long, value_name = "RESOURCES", value_parser = Resources::parse_pairs)]
+    pub task_limits: Option<Resources>,
+
+    /// The Secret (key `token`) every container reads as WASMDASK_TOKEN; "" for none.
+    #[arg(long, value_name = "SECRET", default_value = "wasmdask-token")]
+    pub token_secret: String,
+
+    /// Print JSON instead of YAML.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The task's inputs, `key=value` as for `wasmdask run`.
+    #[arg(last = true, value_name = "KEY=VALUE")]
+    pub args: Vec<String>,
+}
+
+pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
+    let dask = match &args.config {
+        Some(path) => Dask::from_file(path).map_err(|e| Failure::usage(e.to_string()))?,
+        None => Dask::default(),
+    };
+    let sandbox =
+        Sandbox::new(SandboxConfig::default()).map_err(|e| Failure::host(e.to_string()))?;
+    let component = sandbox
+        .load_file(&args.component)
+        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
+    let task = match &args.function {
+        Some(name) => component.task(name),
+        None => component.only_task(),
+    }
+    .map_err(|e| Failure::component(e.message))?;
+    let stem = args
+        .component
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => default_cluster_name(&stem, &task.name),
+    };
+
+    // Where the `-- key=value` inputs go, written only once the objects rendered.
+    let mut inputs_to_write = None;
+    let runner = if args.format == Format::Daskcluster {
+        Vec::new()
+    } else {
+        let prefix = args.output_prefix.as_deref().ok_or_else(|| {
+            Failure::usage(
+                "--output-prefix is required: the runner writes outputs.pb or error.pb there \
+                 (e.g. s3://bucket/runs/1)",
+            )
+        })?;
+        let inputs = args
+            .inputs
+            .clone()
+            .unwrap_or_else(|| Location::join(prefix, "inputs.pb"));
+        if !args.args.is_empty() || args.inputs.is_none() {
+            inputs_to_write = Some((inputs.clone(), inputs_map(task, &args.args)?));
+        }
+        let uri = match &args.component_uri {
+            Some(uri) => uri.clone(),
+            None => std::path::absolute(&args.component)
+                .map_err(|e| Failure::usage(format!("{}: {e}", args.component.display())))?
+                .display()
+                .to_string(),
+        };
+        runner_args(
+            &component_ref(&uri, &component.digest),
+            &task.name,
+            &inputs,
+            prefix,
+        )
+    };
+
+    let spec = RenderSpec {
+        name,
+        namespace: args.namespace.clone(),
+        image: args.image.clone(),
+        dask,
+        task_requests: args.task_requests.clone(),
+        task_limits: args.task_limits.clone(),
+        runner_args: runner,
+        token_secret: Some(args.token_secret.clone()).filter(|s| !s.is_empty()),
+    };
+    let usage = |e: crate::k8s::RenderError| Failure::usage(e.to_string());
+    let text = match args.format {
+        Format::Daskjob => print(&dask_job(&spec).map_err(usage)?, args.json),
+        Format::Daskcluster => print(&dask_cluster(&spec).map_err(usage)?, args.json),
+        Format::Pods => print(&pods(&spec).map_err(usage)?, args.json),
+    }?;
+    if let Some((uri, map)) = inputs_to_write {
+        write_inputs(&uri, &map)?;
+    }
+    print!("{text}");
+    Ok(())
+}
+
+fn print(object: &impl serde::Serialize, json: bool) -> Result<String, Failure> {
+    let text = if json {
+        serde_json::to_string_pretty(object)
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string())
+    } else {
+        serde_yaml_ng::to_string(object).map_err(|e| e.to_string())
+    };
+    text.map_err(|e| Failure::host(format!("cannot print the objects: {e}")))
+}
+
+/// The `key=value` inputs as the `inputs.pb` Flyte would write (a `LiteralMap` keyed by the
+/// Flyte variable names), so the runner reads them exactly as in a Flyte execution.
+fn inputs_map(task: &TaskSig, pairs: &[String]) -> Result<LiteralMap, Failure> {
+    let vals = values::args_from_key_values(pairs, &task.params)
+        .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
+    let mut inputs = LiteralMap::default();
+    for ((name, ty), val) in task.params.iter().zip(&vals) {
+        let literal = json_to_literal(&values::from_val(val), &values::flyte_type(ty))
+            .map_err(|e| Failure::usage(format!("input `{name}`: {}", e.0)))?;
+        inputs.literals.insert(variable_name(name), literal);
+    }
+    Ok(inputs)
+}
+
+fn write_inputs(uri: &str, inputs: &LiteralMap) -> Result<(), Failure> {
+    let runtime = super::runtime()?;
+    runtime
+        .block_on(async { Location::parse(uri)?.write(inputs.encode_to_vec()).await })
+        .map_err(|e| Failure::host(format!("cannot write the inputs to {uri}: {e}")))?;
+    eprintln!("wrote the inputs to {uri}");
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The dask-kubernetes operator's custom resources (`kubernetes.dask.org/v1`), as typed serde
+//! structs around k8s-openapi's `PodSpec` and `ServiceSpec` (operator Go types, contract §4).
+//!
+//! Only what wasmdask renders is modelled: status is the operator's to write, and
+//! `spec.cluster.metadata`, which the Flyte backend emits, is left out because the CRD has no
+//! such field and the API server drops it.
+
+use k8s_openapi::api::core::v1::{PodSpec, ServiceSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+/// The operator's API group and version.
+pub const API_VERSION: &str = "kubernetes.dask.org/v1";
+
+/// A job: a runner pod plus the cluster it uses, deleted when the runner ends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaskJob {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: DaskJobSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DaskJobSpec {
+    pub job: JobSpec,
+    pub cluster: ClusterTemplate,
+}
+
+/// The runner pod's spec.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobSpec {
+    pub spec: PodSpec,
+}
+
+/// The cluster a job creates (named like the job).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterTemplate {
+    pub spec: DaskClusterSpec,
+}
+
+/// A standing cluster: a scheduler and one worker group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaskCluster {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: DaskClusterSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DaskClusterSpec {
+    pub worker: WorkerSpec,
+    pub scheduler: SchedulerSpec,
+}
+
+/// The default worker group: `replicas` pods of `spec`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerSpec {
+    pub replicas: i32,
+    pub spec: PodSpec,
+}
+
+/// The scheduler pod and the Service in front of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchedulerSpec {
+    pub spec: PodSpec,
+    pub service: ServiceSpec,
+}
+
+impl DaskJob {
+    pub fn new(metadata: ObjectMeta, spec: DaskJobSpec) -> DaskJob {
+        DaskJob {
+            api_version: API_VERSION,
+            kind: "DaskJob",
+            metadata,
+            spec,
+        }
+    }
+}
+
+impl DaskCluster {
+    pub fn new(metadata: ObjectMeta, spec: DaskClusterSpec) -> DaskCluster {
+        DaskCluster {
+            api_version: API_VERSION,
+            kind: "DaskCluster",
+            metadata,
+            spec,
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Observability, black-box: `/metrics` parsed by a Prometheus text parser must count exactly the
+//! job that ran, failed subtasks bring their output back to the client, and a real headless
+//! browser (Debian's chromium, installed by `scripts/setup.sh`) renders the live dashboard.
+
+use crate::common::*;
+use crate::distributed::{BIN, Cluster, finish, http_get, wait_until};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Heartbeats every 500 ms (a tenth of the TTL), so worker-reported metrics arrive quickly.
+const FAST_HEARTBEATS: [&str; 2] = ["--worker-ttl", "5s"];
+
+/// `wasmdask run --verbose` of a fanout export against `cluster`.
+fn run_verbose(cluster: &Cluster, function: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["run", guests::FANOUT, "-f", function, "--verbose"])
+        .args(["--scheduler", &cluster.address(), "--"])
+        .args(args)
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("WASMDASK_TOKEN")
+        .output()
+        .unwrap()
+}
+
+/// One sample's value by metric name and labels.
+fn sample(metrics: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found = metrics
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)));
+    match found.map(|s| &s.value) {
+        Some(
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v),
+        ) => *v,
+        other => panic!("no sample {name}{labels:?}: {other:?}"),
+    }
+}
+
+fn scrape(port: u16, path: &str) -> prometheus_parse::Scrape {
+    let text = http_get(port, path).expect("/metrics answers");
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses")
+}
+
+#[test]
+fn metrics_count_exactly_the_job_that_ran_and_failures_bring_their_output_back() {
+    let cluster = Cluster::start(2, &FAST_HEARTBEATS, None);
+    let squares = finish(cluster.spawn_run(guests::FANOUT, "sum-of-squares", &["n=300"]));
+    assert_eq!(stdout(&squares).trim(), "9045050", "{}", stderr(&squares));
+    // 6 `noisy` subtasks: the odd ones panic after logging and printing.
+    let noisy = run_verbose(&cluster, "map-noisy", &["n=6"]);
+    assert_eq!(stdout(&noisy).trim(), "3", "{}", stderr(&noisy));
+    let err = stderr(&noisy);
+    for expected in [
+        "--- subtask `noisy` failed: trap: the task panicked: task 3 failed on purpose",
+        "[subtask info] task 3",
+        "stdout of task 3",
+        "stderr of task 3",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(!err.contains("task 2 failed"), "{err}");
+
+    // Worker-reported counts arrive with heartbeats: wait until every execution is in.
+    let executed = |m: &prometheus_parse::Scrape| {
+        m.samples
+            .iter()
+            .filter(|s| s.metric == "wasmdask_worker_executions_total")
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+    wait_until(Duration::from_secs(15), || {
+        executed(&scrape(cluster.dashboard, "/metrics")) == 306.0
+    });
+    let m = scrape(cluster.dashboard, "/metrics");
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_tasks_submitted_total", &[]),
+        306.0
+    );
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_tasks_completed_total", &[]),
+        303.0
+    );
+    assert_eq!(sample(&m, "wasmdask_scheduler_tasks_erred_total", &[]), 3.0);
+    let outcome = |function, outcome| {
+        sample(
+            &m,
+            "wasmdask_worker_executions_total",
+            &[("function", function), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(outcome("square", "ok"), 300.0);
+    assert_eq!(outcome("noisy", "ok"), 3.0);
+    assert_eq!(outcome("noisy", "trap"), 3.0);
+    let count = |name, labels: &[(&str, &str)]| {
+        m.samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .and_then(|s| match &s.value {
+                prometheus_parse::Value::Histogram(buckets) => buckets.last().map(|b| b.count),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no histogram {name}"))
+    };
+    assert_eq!(
+        count(
+            "wasmdask_execution_duration_seconds",
+            &[("function", "square")]
+        ),
+        300.0
+    );
+    assert_eq!(count("wasmdask_sandbox_instantiate_seconds", &[]), 306.0);
+    let loads = sample(&m, "wasmdask_compiled_cache_hits_total", &[])
+        + sample(&m, "wasmdask_compiled_cache_misses_total", &[]);
+    assert!(
+        (1.0..=2.0).contains(&loads),
+        "each worker loads the component once: {loads}"
+    );
+    for direction in ["in", "out"] {
+        assert!(
+            sample(
+                &m,
+                "wasmdask_scheduler_comm_bytes_total",
+                &[("direction", direction)]
+            ) > 0.0
+        );
+    }
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_tasks", &[("state", "queued")]),
+        0.0
+    );
+    wait_until(Duration::from_secs(5), || {
+        sample(
+            &scrape(cluster.dashboard, "/metrics"),
+            "wasmdask_scheduler_workers",
+            &[("state", "idle")],
+        ) == 2.0
+    });
+
+    // The dashboard keeps each failure with the guest's message, backtrace and output.
+    let snapshot: Value =
+        serde_json::from_str(&http_get(cluster.dashboard, "/api/dashboard").unwrap()).unwrap();
+    let errors = snapshot["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let error = errors
+        .iter()
+        .find(|e| {
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("task 1 failed on purpose")
+        })
+        .expect("task 1's failure");
+    assert_eq!(error["kind"], "trap");
+    assert_eq!(error["function"], "noisy");
+    assert!(
+        error["detail"].as_str().unwrap().contains("wasm backtrace"),
+        "{error}"
+    );
+    assert!(
+        error["output"]["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("stdout of task 1")
+    );
+    assert_eq!(error["output"]["logs"][0]["message"], "task 1");
+    let noisy = snapshot["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["function"] == "noisy")
+        .unwrap();
+    assert_eq!(
+        (noisy["executions"].as_u64(), noisy["errors"].as_u64()),
+        (Some(6), Some(3))
+    );
+    assert!(noisy["p50_ms"].as_f64().unwrap() > 0.0);
+}
+
+/// Debian's chromium, as `scripts/setup.sh` installs it. Missing is a failure, not a skip.
+fn chromium() -> PathBuf {
+    let path = Path::new("/usr/bin/chromium");
+    assert!(
+        path.exists(),
+        "chromium is missing: run `bash scripts/setup.sh` (it installs Debian's chromium), \
+         which the dashboard test needs"
+    );
+    path.to_path_buf()
+}
+
+/// Headless chromium on `url` with `args`; fails the test after a minute.
+fn headless(url: &str, args: &[&str]) -> Output {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+        ])
+        .args(["--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        // The page streams server-sent events forever, so virtual time would never advance:
+        // chromium takes its snapshot once the page has loaded (or after this many ms).
+        .arg("--timeout=5000")
+        .args(args)
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start chromium");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("chromium did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The number in the element with `id` in a DOM dump (`<div ... id="completed">42</div>`).
+fn number_in(dom: &str, id: &str) -> Option<u64> {
+    let start = dom.find(&format!("id=\"{id}\">"))? + id.len() + 6;
+    let digits: String = dom[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn a_headless_browser_shows_workers_and_completed_tasks_live_under_the_dashboard_prefix() {
+    let mut args = vec!["--dashboard-prefix", "/proxy/dask"];
+    args.extend(FAST_HEARTBEATS);
+    let cluster = Cluster::start(2, &args, None);
+    let failed = run_verbose(&cluster, "map-noisy", &["n=4"]);
+    assert_eq!(stdout(&failed).trim(), "2", "{}", stderr(&failed));
+    // A job that keeps both workers busy for about 6 s while the browser looks.
+    let job = cluster.spawn_run(guests::FANOUT, "map-spin", &["n=40", "ms=300"]);
+    wait_until(Duration::from_secs(20), || cluster.busy_worker().is_some());
+    let url = format!("http://127.0.0.1:{}/proxy/dask/", cluster.dashboard);
+
+    // A screenshot to look at (kept under the test's target dir), taken first: the job runs.
+    let png = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let _ = std::fs::remove_file(&png);
+    let shot = headless(
+        &url,
+        &[
+            "--window-size=1400,1100",
+            "--hide-scrollbars",
+            &format!("--screenshot={}", png.display()),
+        ],
+    );
+    assert!(shot.status.success(), "chromium failed: {}", stderr(&shot));
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "a real picture"
+    );
+    eprintln!("dashboard screenshot: {}", png.display());
+
+    // The DOM after at least one server-sent update, with both workers and completed tasks.
+    let mut dom = String::new();
+    for _ in 0..5 {
+        let out = headless(&url, &["--dump-dom"]);
+        assert!(out.status.success(), "chromium failed: {}", stderr(&out));
+        dom = stdout(&out);
+        if number_in(&dom, "updates").unwrap_or(0) > 0 {
+            break;
+        }
+    }
+    assert!(
+        number_in(&dom, "updates").unwrap_or(0) > 0,
+        "no live update reached the page:\n{dom}"
+    );
+    assert_eq!(number_in(&dom, "workers-count"), Some(2), "{dom}");
+    for worker in ["<td>w0</td>", "<td>w1</td>"] {
+        assert!(dom.contains(worker), "{worker} missing:\n{dom}");
+    }
+    assert!(number_in(&dom, "completed").unwrap_or(0) > 0, "{dom}");
+    assert_eq!(number_in(&dom, "erred"), Some(2), "{dom}");
+    assert!(
+        dom.contains("failed on purpose"),
+        "the failures are listed:\n{dom}"
+    );
+
+    assert!(http_get(cluster.dashboard, "/proxy/dask/metrics").is_some());
+    let out = finish(job);
+    assert_eq!(stdout(&out).trim(), "40", "{}", stderr(&out));
+}

@@ -270,13 +270,16 @@ fn a_headless_browser_shows_workers_and_completed_tasks_live_under_the_dashboard
 
     // The DOM after at least one server-sent update, with both workers and completed tasks.
     let mut dom = String::new();
-    for _ in 0..5 {
+    // Chromium dumps the DOM at the page's load event, which races the first server-sent
+    // event (it is sent at once, but a loaded machine can deliver it after `load`): retry.
+    for _ in 0..20 {
         let out = headless(&url, &["--dump-dom"]);
         assert!(out.status.success(), "chromium failed: {}", stderr(&out));
         dom = stdout(&out);
         if number_in(&dom, "updates").unwrap_or(0) > 0 {
             break;
         }
+        std::thread::sleep(Duration::from_millis(200));
     }
     assert!(
         number_in(&dom, "updates").unwrap_or(0) > 0,

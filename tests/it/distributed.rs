@@ -466,21 +466,11 @@ fn tls_encrypts_the_comm_port() {
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let (cert_path, key_path) = (cert_path.to_str().unwrap(), key_path.to_str().unwrap());
     let (port, dashboard) = (free_port(), free_port());
-    let _scheduler = Proc(
-        Command::new(BIN)
-            .args([
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .args(["--dashboard-address", &format!("127.0.0.1:{dashboard}")])
-            .args(["--tls-cert", cert_path, "--tls-key", key_path])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _scheduler = spawn_scheduler(
+        port,
+        dashboard,
+        &["--tls-cert", cert_path, "--tls-key", key_path],
+        None,
     );
     wait_until(Duration::from_secs(10), || {
         http_get(dashboard, "/health").is_some()

@@ -13,14 +13,15 @@ use clap::{Args, ValueEnum};
 use prost::Message;
 
 use super::Failure;
+use super::root_task::{load_component, load_dask, pick_task};
+use crate::flyte::Resources;
 use crate::flyte::idl::core::LiteralMap;
 use crate::flyte::interface::variable_name;
 use crate::flyte::literals::json_to_literal;
 use crate::flyte::storage::Location;
-use crate::flyte::template::component_ref;
-use crate::flyte::{Dask, Resources};
+use crate::flyte::template::{component_ref, execute_args_at};
 use crate::k8s::names::default_cluster_name;
-use crate::k8s::{RenderSpec, dask_cluster, dask_job, pods, runner_args};
+use crate::k8s::{RenderSpec, dask_cluster, dask_job, pods};
 use crate::sandbox::{Sandbox, SandboxConfig, TaskSig};
 use crate::values;
 
@@ -113,20 +114,11 @@ pub struct RenderArgs {
 }
 
 pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
-    let dask = match &args.config {
-        Some(path) => Dask::from_file(path).map_err(|e| Failure::usage(e.to_string()))?,
-        None => Dask::default(),
-    };
+    let dask = load_dask(args.config.as_deref())?;
     let sandbox =
         Sandbox::new(SandboxConfig::default()).map_err(|e| Failure::host(e.to_string()))?;
-    let component = sandbox
-        .load_file(&args.component)
-        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
-    let task = match &args.function {
-        Some(name) => component.task(name),
-        None => component.only_task(),
-    }
-    .map_err(|e| Failure::component(e.message))?;
+    let component = load_component(&sandbox, &args.component)?;
+    let task = pick_task(&component, args.function.as_deref())?;
     let stem = args
         .component
         .file_stem()
@@ -152,7 +144,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
             .clone()
             .unwrap_or_else(|| Location::join(prefix, "inputs.pb"));
         if !args.args.is_empty() || args.inputs.is_none() {
-            inputs_to_write = Some((inputs.clone(), inputs_map(task, &args.args)?));
+            inputs_to_write = Some((inputs.clone(), inputs_map(&task, &args.args)?));
         }
         let uri = match &args.component_uri {
             Some(uri) => uri.clone(),
@@ -161,7 +153,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
                 .display()
                 .to_string(),
         };
-        runner_args(
+        execute_args_at(
             &component_ref(&uri, &component.digest),
             &task.name,
             &inputs,

@@ -1,5 +1,5 @@
-//! Running a root task: the one call a command makes, on its own big-stack thread, with its
-//! fan-out going to `cluster`.
+//! The task a command works on: loading its component and picking the export, and running
+//! the root call on its own big-stack thread, with its fan-out going to `cluster`.
 
 use std::sync::Arc;
 
@@ -7,7 +7,39 @@ use wasmtime::component::Val;
 
 use super::Failure;
 use crate::cluster::Cluster;
-use crate::sandbox::{ExecReport, LoadedComponent, Sandbox};
+use crate::flyte::Dask;
+use crate::sandbox::{ExecReport, LoadedComponent, Sandbox, TaskSig};
+
+/// Loads the component at `path`; the error names the file.
+pub(super) fn load_component(
+    sandbox: &Sandbox,
+    path: &std::path::Path,
+) -> Result<Arc<LoadedComponent>, Failure> {
+    sandbox
+        .load_file(path)
+        .map_err(|e| Failure::component(format!("{}: {e}", path.display())))
+}
+
+/// The export `function` names, or the component's only export when it is `None`.
+pub(super) fn pick_task(
+    component: &LoadedComponent,
+    function: Option<&str>,
+) -> Result<TaskSig, Failure> {
+    match function {
+        Some(name) => component.task(name),
+        None => component.only_task(),
+    }
+    .cloned()
+    .map_err(|e| Failure::component(e.message))
+}
+
+/// The Dask spec in `config`, or flytekitplugins-dask's default `Dask()`.
+pub(super) fn load_dask(config: Option<&std::path::Path>) -> Result<Dask, Failure> {
+    config.map_or_else(
+        || Ok(Dask::default()),
+        |path| Dask::from_file(path).map_err(|e| Failure::usage(e.to_string())),
+    )
+}
 
 /// Calls `function` and waits for it. The thread's stack holds the wasm stack (up to
 /// `--max-stack`) twice over plus room for the host's own frames: a guest at its stack limit

@@ -1,6 +1,6 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::root_task::{connect_with_retry, run_root};
+use super::root_task::{connect_with_retry, load_component, pick_task, run_root};
 use super::units::parse_bytes;
 use super::{AuthArgs, Failure, SandboxArgs};
 use crate::cluster::LocalCluster;
@@ -82,14 +82,8 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
         None => std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
     let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
-    let component = sandbox
-        .load_file(&args.component)
-        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
-    let task = match &args.function {
-        Some(name) => component.task(name),
-        None => component.only_task(),
-    }
-    .map_err(|e| Failure::component(e.message))?;
+    let component = load_component(&sandbox, &args.component)?;
+    let task = pick_task(&component, args.function.as_deref())?;
     let call_args = values::args_from_key_values(&args.args, &task.params)
         .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
     let function = task.name.clone();

@@ -7,11 +7,12 @@ use clap::Args;
 use prost::Message;
 
 use super::Failure;
+use super::root_task::{load_component, load_dask};
+use crate::flyte::Resources;
 use crate::flyte::idl::to_json;
 use crate::flyte::template::{
     DOMAIN_PLACEHOLDER, PROJECT_PLACEHOLDER, TemplateOptions, VERSION_PLACEHOLDER, task_spec,
 };
-use crate::flyte::{Dask, Resources};
 use crate::sandbox::{Sandbox, SandboxConfig};
 
 const SERIALIZE_EXAMPLES: &str = "\
@@ -86,10 +87,7 @@ pub struct SerializeArgs {
 }
 
 pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
-    let dask = match &args.config {
-        Some(path) => Dask::from_file(path).map_err(|e| Failure::usage(e.to_string()))?,
-        None => Dask::default(),
-    };
+    let dask = load_dask(args.config.as_deref())?;
     if args.image.trim().is_empty() {
         return Err(Failure::usage(
             "--image is empty; name the wasmdask host image",
@@ -98,9 +96,7 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
     // Only the types are needed: a sandbox without the compiled cache's side effects is enough.
     let sandbox =
         Sandbox::new(SandboxConfig::default()).map_err(|e| Failure::host(e.to_string()))?;
-    let component = sandbox
-        .load_file(&args.component)
-        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
+    let component = load_component(&sandbox, &args.component)?;
     let tasks = if args.functions.is_empty() {
         component.tasks.iter().collect::<Vec<_>>()
     } else {

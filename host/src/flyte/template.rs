@@ -51,25 +51,46 @@ pub fn component_ref(uri: &str, digest: &str) -> String {
 
 /// The job runner's container args, with the placeholders flytepropeller substitutes.
 pub fn execute_args(component_ref: &str, function: &str) -> Vec<String> {
-    [
-        "wasmdask",
-        "execute",
-        "--inputs",
-        "{{.input}}",
-        "--output-prefix",
-        "{{.outputPrefix}}",
-        "--raw-output-data-prefix",
-        "{{.rawOutputDataPrefix}}",
-        "--checkpoint-path",
-        "{{.checkpointOutputPrefix}}",
-        "--prev-checkpoint",
-        "{{.prevCheckpointPrefix}}",
-        "--",
+    execute_command(
+        &[
+            ("--inputs", "{{.input}}"),
+            ("--output-prefix", "{{.outputPrefix}}"),
+            ("--raw-output-data-prefix", "{{.rawOutputDataPrefix}}"),
+            ("--checkpoint-path", "{{.checkpointOutputPrefix}}"),
+            ("--prev-checkpoint", "{{.prevCheckpointPrefix}}"),
+        ],
         component_ref,
         function,
-    ]
-    .map(String::from)
-    .to_vec()
+    )
+}
+
+/// The runner's args without Flyte: the inputs and output prefix given, and none of the
+/// optional checkpoint and raw-output flags, which only propeller fills.
+pub fn execute_args_at(
+    component_ref: &str,
+    function: &str,
+    inputs: &str,
+    output_prefix: &str,
+) -> Vec<String> {
+    execute_command(
+        &[("--inputs", inputs), ("--output-prefix", output_prefix)],
+        component_ref,
+        function,
+    )
+}
+
+/// `wasmdask execute FLAG VALUE… -- COMPONENT FUNCTION`.
+fn execute_command(flags: &[(&str, &str)], component_ref: &str, function: &str) -> Vec<String> {
+    let mut args = vec!["wasmdask".to_string(), "execute".to_string()];
+    for (flag, value) in flags {
+        args.extend([flag.to_string(), value.to_string()]);
+    }
+    args.extend([
+        "--".to_string(),
+        component_ref.to_string(),
+        function.to_string(),
+    ]);
+    args
 }
 
 /// The Flyte task name of `function`.
@@ -123,5 +144,44 @@ pub fn task_spec(task: &TaskSig, dask: &Dask, options: &TemplateOptions) -> Task
     };
     TaskSpec {
         template: Some(template),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runner_args_without_flyte_fill_what_propeller_would() {
+        assert_eq!(
+            execute_args_at(
+                "s3://b/t.wasm@sha256:ab",
+                "sum",
+                "s3://b/in.pb",
+                "s3://b/out"
+            ),
+            [
+                "wasmdask",
+                "execute",
+                "--inputs",
+                "s3://b/in.pb",
+                "--output-prefix",
+                "s3://b/out",
+                "--",
+                "s3://b/t.wasm@sha256:ab",
+                "sum"
+            ]
+        );
+    }
+
+    #[test]
+    fn flyte_args_carry_every_placeholder() {
+        assert_eq!(
+            execute_args("c@sha256:ab", "sum").join(" "),
+            "wasmdask execute --inputs {{.input}} --output-prefix {{.outputPrefix}} \
+             --raw-output-data-prefix {{.rawOutputDataPrefix}} \
+             --checkpoint-path {{.checkpointOutputPrefix}} \
+             --prev-checkpoint {{.prevCheckpointPrefix}} -- c@sha256:ab sum"
+        );
     }
 }

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use super::{RenderSpec, dask_cluster, dask_job, pods, runner_args};
+use super::{RenderSpec, dask_cluster, dask_job, pods};
+use crate::flyte::template::execute_args_at;
 use crate::flyte::{Dask, Resources};
 
 fn golden(name: &str, object: &impl serde::Serialize) {
@@ -31,7 +32,7 @@ fn spec(dask: &str) -> RenderSpec {
         dask: Dask::from_str(dask, false).unwrap(),
         task_requests: Some(Resources::parse_pairs("cpu=1").unwrap()),
         task_limits: Some(Resources::parse_pairs("cpu=2,mem=2G").unwrap()),
-        runner_args: runner_args(
+        runner_args: execute_args_at(
             &format!("s3://bucket/tasks.wasm@sha256:{}", "ab".repeat(32)),
             "sum-of-squares",
             "s3://bucket/runs/1/inputs.pb",

@@ -53,7 +53,7 @@ pub struct RenderSpec {
     /// The task container's resources (`@task(requests=…, limits=…)`).
     pub task_requests: Option<Resources>,
     pub task_limits: Option<Resources>,
-    /// The runner container's args (see [`super::runner_args`]).
+    /// The runner container's args (see [`crate::flyte::template::execute_args_at`]).
     pub runner_args: Vec<String>,
     /// A Secret whose key `token` every container gets as `WASMDASK_TOKEN`.
     pub token_secret: Option<String>,

@@ -14,8 +14,8 @@ mod kernel;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmdask::sandbox::{LoadedComponent, Sandbox, SandboxConfig};
-use wasmdask::values;
+use wasmdask_sandbox::{LoadedComponent, Sandbox, SandboxConfig};
+use wasmdask_values as values;
 
 const EXAMPLE: &str = wasmdask_test_guests::EXAMPLE_RUST;
 

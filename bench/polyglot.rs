@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use wasmdask::sandbox::{LoadedComponent, Sandbox, SandboxConfig};
-use wasmdask::values;
+use wasmdask_sandbox::{LoadedComponent, Sandbox, SandboxConfig};
 use wasmdask_test_guests as guests;
+use wasmdask_values as values;
 
 const EXAMPLES: &[(&str, &str)] = &[
     ("Rust", guests::EXAMPLE_RUST),

@@ -128,3 +128,52 @@ impl From<TaskError> for String {
         error.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The case names of `enum error-kind` in the WIT file, in order.
+    fn wit_error_kinds() -> Vec<String> {
+        let wit = include_str!("../../wit/wasmdask.wit");
+        let start = wit
+            .find("enum error-kind {")
+            .expect("the WIT declares error-kind");
+        let body = &wit[start..];
+        let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("//"))
+            .map(|line| line.trim_end_matches(',').to_string())
+            .collect()
+    }
+
+    /// The SDK's mirror keeps the WIT spelling and order: the generated enum converts through the
+    /// exhaustive `match` above, and `as_str` must print what the host prints.
+    #[test]
+    fn kinds_mirror_the_wit_enum() {
+        let wit = [
+            wit::ErrorKind::BadInput,
+            wit::ErrorKind::GuestError,
+            wit::ErrorKind::Trap,
+            wit::ErrorKind::Timeout,
+            wit::ErrorKind::OutOfMemory,
+            wit::ErrorKind::StackOverflow,
+            wit::ErrorKind::OutputLimit,
+            wit::ErrorKind::Denied,
+            wit::ErrorKind::UnknownFunction,
+            wit::ErrorKind::InvalidComponent,
+            wit::ErrorKind::Lost,
+        ];
+        let names = wit_error_kinds();
+        assert_eq!(
+            names.len(),
+            wit.len(),
+            "a WIT case is missing here: {names:?}"
+        );
+        for (i, (kind, name)) in wit.into_iter().zip(&names).enumerate() {
+            assert_eq!(kind as usize, i, "{name}");
+            assert_eq!(ErrorKind::from(kind).as_str(), name);
+        }
+    }
+}

@@ -5,7 +5,9 @@
 use clap::Parser;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
-use wasmdask::cli::{self, Cli, dask_compat};
+mod cli;
+
+use cli::{Cli, dask_compat};
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();

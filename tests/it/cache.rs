@@ -3,7 +3,7 @@
 use crate::common::*;
 use serde_json::json;
 use std::time::Duration;
-use wasmdask::sandbox::{Limits, Sandbox, SandboxConfig};
+use wasmdask_sandbox::{Limits, Sandbox, SandboxConfig};
 
 #[test]
 fn a_second_sandbox_loads_the_compiled_artifact_from_disk() {

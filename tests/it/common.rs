@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmdask::cluster::LocalCluster;
-use wasmdask::sandbox::{ExecReport, Limits, LoadedComponent, Sandbox, SandboxConfig};
-use wasmdask::values;
+use wasmdask_cluster::LocalCluster;
+use wasmdask_sandbox::{ExecReport, Limits, LoadedComponent, Sandbox, SandboxConfig};
+use wasmdask_values as values;
 
 pub use wasmdask_test_guests as guests;
 

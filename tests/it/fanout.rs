@@ -4,8 +4,8 @@
 use crate::common::*;
 use serde_json::json;
 use std::sync::atomic::Ordering;
-use wasmdask::cluster::LocalCluster;
-use wasmdask::sandbox::Limits;
+use wasmdask_cluster::LocalCluster;
+use wasmdask_sandbox::Limits;
 
 fn sum_of_squares(n: u64) -> u64 {
     n * (n + 1) * (2 * n + 1) / 6

@@ -4,7 +4,7 @@
 use crate::common::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use wasmdask::ErrorKind;
+use wasmdask_sandbox::ErrorKind;
 
 /// Runs the misbehaving call, checks its classification, then checks the host still works.
 fn expect_failure(function: &str, args: serde_json::Value, kind: ErrorKind, needle: &str) {

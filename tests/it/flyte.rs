@@ -135,7 +135,7 @@ impl Run {
 
 fn digest_ref(path: &str) -> String {
     let bytes = std::fs::read(path).unwrap();
-    format!("{path}@{}", wasmdask::sandbox::digest_of(&bytes))
+    format!("{path}@{}", wasmdask_sandbox::digest_of(&bytes))
 }
 
 #[test]
@@ -367,7 +367,7 @@ fn execute_reads_and_writes_s3() {
     let bytes = std::fs::read(guests::EXAMPLE_RUST).unwrap();
     let component = format!(
         "s3://flyte/tasks/example.wasm@{}",
-        wasmdask::sandbox::digest_of(&bytes)
+        wasmdask_sandbox::digest_of(&bytes)
     );
     let env = [
         ("FLYTE_AWS_ENDPOINT", moto.endpoint.as_str()),

@@ -2,9 +2,9 @@
 
 use crate::common::*;
 use serde_json::json;
-use wasmdask::ErrorKind;
-use wasmdask::sandbox::{Limits, LoadError};
-use wasmdask::values;
+use wasmdask_sandbox::ErrorKind;
+use wasmdask_sandbox::{Limits, LoadError};
+use wasmdask_values as values;
 
 #[test]
 fn corrupt_bytes_are_not_wasm() {

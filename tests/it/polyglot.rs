@@ -8,8 +8,8 @@ use crate::distributed::Cluster;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
-use wasmdask::ErrorKind;
-use wasmdask::sandbox::{LoadedComponent, Sandbox};
+use wasmdask_sandbox::ErrorKind;
+use wasmdask_sandbox::{LoadedComponent, Sandbox};
 
 /// Every example, Rust first: the others are compared with it.
 const EXAMPLES: &[(&str, &str)] = &[
@@ -72,9 +72,9 @@ fn cases() -> Vec<(&'static str, Value)> {
 }
 
 /// A call's outcome in comparable form: the result's JSON, or the error's kind and message.
-fn outcome(report: wasmdask::sandbox::ExecReport) -> Result<Value, (ErrorKind, String)> {
+fn outcome(report: wasmdask_sandbox::ExecReport) -> Result<Value, (ErrorKind, String)> {
     match report.outcome {
-        Ok(Some(value)) => Ok(wasmdask::values::from_val(&value)),
+        Ok(Some(value)) => Ok(wasmdask_values::from_val(&value)),
         Ok(None) => Ok(Value::Null),
         Err(error) => Err((error.kind, error.message)),
     }

@@ -2,8 +2,8 @@
 
 use crate::common::*;
 use serde_json::{Value, json};
-use wasmdask::ErrorKind;
-use wasmdask::sandbox::Limits;
+use wasmdask_sandbox::ErrorKind;
+use wasmdask_sandbox::Limits;
 
 fn echo_cases() -> Vec<(&'static str, Value)> {
     vec![

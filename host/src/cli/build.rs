@@ -3,10 +3,11 @@
 //! forbidden import, no tasks) fails here rather than on the cluster.
 
 use super::Failure;
-use crate::sandbox::{Sandbox, SandboxConfig, default_cache_dir};
 use clap::Args;
 use std::path::PathBuf;
 use wasmdask_build::{BuildError, Options};
+use wasmdask_runner::RunError;
+use wasmdask_runner::task::inspect_component;
 
 const AFTER_HELP: &str = "\
 The toolchain is chosen by the files in DIR:
@@ -69,16 +70,11 @@ pub(super) fn build(args: BuildArgs) -> Result<(), Failure> {
     if args.no_load {
         return Ok(());
     }
-    let sandbox = Sandbox::new(SandboxConfig {
-        cache_dir: Some(default_cache_dir()),
-        ..SandboxConfig::default()
-    })
-    .map_err(|e| Failure::host(e.to_string()))?;
-    let component = sandbox.load_file(&built.component).map_err(|e| {
-        Failure::component(format!(
-            "{} was built but cannot be loaded: {e}",
-            built.component.display()
-        ))
+    let component = inspect_component(&built.component).map_err(|e| match e {
+        RunError::Component(message) => Failure::component(format!(
+            "the task was built but cannot be loaded: {message}"
+        )),
+        other => other.into(),
     })?;
     let tasks: Vec<&str> = component.tasks.iter().map(|t| t.name.as_str()).collect();
     eprintln!(

@@ -1,15 +1,15 @@
 //! Flags shared by every command that talks to a scheduler: where it is and how to authenticate.
 
 use super::Failure;
-use super::dask_compat::{SCHEDULER_ADDRESS_ENV, parse_scheduler_address};
-use crate::cluster::remote::Target;
 use clap::Args;
 use std::path::PathBuf;
+use wasmdask_cluster::Target;
+use wasmdask_cluster::address::{SCHEDULER_ADDRESS_ENV, TOKEN_ENV};
 
 #[derive(Debug, Clone, Args)]
 pub struct AuthArgs {
     /// Shared token of the cluster (required by a scheduler listening beyond loopback).
-    #[arg(long, env = "WASMDASK_TOKEN", hide_env_values = true)]
+    #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
     pub token: Option<String>,
 
     /// CA certificate (PEM) that signed the scheduler's TLS certificate (for tls:// addresses).
@@ -29,14 +29,7 @@ impl AuthArgs {
                 ))
             })?,
         };
-        let parsed = parse_scheduler_address(&text).map_err(Failure::usage)?;
-        let tls = parsed.tls || self.tls_ca.is_some();
-        Ok(Target {
-            host: parsed.host,
-            port: parsed.port,
-            tls,
-            tls_ca: self.tls_ca.clone(),
-            token: self.token.clone().filter(|t| !t.is_empty()),
-        })
+        Target::new(&text, self.token.clone(), self.tls_ca.clone())
+            .map_err(|e| Failure::usage(e.to_string()))
     }
 }

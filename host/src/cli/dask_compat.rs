@@ -14,18 +14,10 @@
 //! an error: a pod must not crash-loop because of a flag it can do without.
 //!
 //! The worker reads no environment here; when no scheduler address is given, the `worker`
-//! subcommand falls back to [`SCHEDULER_ADDRESS_ENV`] as Dask's worker does.
+//! subcommand falls back to `DASK_SCHEDULER_ADDRESS` as Dask's worker does.
 
 use super::units::parse_bytes;
-use std::fmt;
-use std::net::Ipv6Addr;
-
-/// The port Dask's scheduler serves comms on, and the one an address without a port means.
-pub const DEFAULT_SCHEDULER_PORT: u16 = 8786;
-
-/// The variable the dask-kubernetes operator sets to the scheduler's address in worker and
-/// runner containers (`tcp://<cluster>-scheduler.<ns>.svc.cluster.local:8786`).
-pub const SCHEDULER_ADDRESS_ENV: &str = "DASK_SCHEDULER_ADDRESS";
+use wasmdask_cluster::address;
 
 /// Which Dask process a command line starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,8 +362,7 @@ impl Translator {
     fn positional(&mut self, token: &str) -> Result<(), String> {
         match self.role {
             Role::Worker if self.address.is_none() => {
-                parse_scheduler_address(token)
-                    .map_err(|e| format!("{}: {e}", self.role.program()))?;
+                address::parse(token).map_err(|e| format!("{}: {e}", self.role.program()))?;
                 self.address = Some(token.to_string());
             }
             _ => self.warn(format!(
@@ -413,7 +404,7 @@ impl Translator {
             Action::ListenHost => {
                 let text = value.ok_or_else(needed)?;
                 let (tls, host, port) =
-                    split_address(text).map_err(|e| format!("`{name}`: {e}"))?;
+                    address::split_listen(text).map_err(|e| format!("`{name}`: {e}"))?;
                 self.tls_host |= tls;
                 if let Some(port) = port {
                     self.host_port = Some(port);
@@ -545,127 +536,17 @@ fn translate_role(role: Role, args: &[String]) -> Result<Translated, String> {
     Ok(t.finish())
 }
 
-/// A scheduler's address as workers and the job runner dial it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchedulerAddress {
-    /// `tls://`: connect with TLS.
-    pub tls: bool,
-    /// A host name or IP address; IPv6 without brackets.
-    pub host: String,
-    pub port: u16,
-}
-
-impl SchedulerAddress {
-    /// The URI for a gRPC channel: `http://host:port`, or `https://host:port` for TLS.
-    pub fn endpoint(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.host_port())
-    }
-
-    fn host_port(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-/// Dask's spelling: `tcp://host:port` or `tls://host:port`.
-impl fmt::Display for SchedulerAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "tls" } else { "tcp" };
-        write!(f, "{scheme}://{}", self.host_port())
-    }
-}
-
-const ADDRESS_FORMS: &str = "write tcp://HOST:PORT, tls://HOST:PORT, HOST:PORT or HOST \
-     (port 8786), with IPv6 hosts in brackets: [::1]:8786";
-
-/// Parses a scheduler address the way Dask's worker accepts it: `tcp://host:port`,
-/// `tls://host:port`, `host:port`, `host` (port 8786), `[::1]:8786`.
-pub fn parse_scheduler_address(text: &str) -> Result<SchedulerAddress, String> {
-    let (tls, host, port) = split_address(text)?;
-    if host.is_empty() {
-        return Err(format!(
-            "`{text}` is not a scheduler address: it has no host; {ADDRESS_FORMS}"
-        ));
-    }
-    let port = port.unwrap_or(DEFAULT_SCHEDULER_PORT);
-    if port == 0 {
-        return Err(format!(
-            "`{text}` is not a scheduler address: port 0 cannot be dialled; {ADDRESS_FORMS}"
-        ));
-    }
-    Ok(SchedulerAddress { tls, host, port })
-}
-
-/// Splits `[scheme://]host[:port]` into (TLS?, host, port). The host may be empty (Dask's
-/// `--host tcp://:8786` listens everywhere) and is returned without IPv6 brackets.
-fn split_address(text: &str) -> Result<(bool, String, Option<u16>), String> {
-    let bad = |why: &str| format!("`{text}` is not a scheduler address: {why}; {ADDRESS_FORMS}");
-    let trimmed = text.trim();
-    let (tls, rest) = match trimmed.split_once("://") {
-        None => (false, trimmed),
-        Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
-            "tcp" => (false, rest),
-            "tls" => (true, rest),
-            _ => return Err(bad(&format!("wasmdask speaks tcp and tls, not `{scheme}`"))),
-        },
-    };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let parse_port = |p: &str| match p.parse::<u16>() {
-        Ok(port) if p.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
-        _ => Err(bad(&format!("`{p}` is not a port (0–65535)"))),
-    };
-    // IPv6 hosts come in brackets (`[::1]:8786`) or bare without a port (`::1`).
-    let (host, port, ipv6) = if let Some(bracketed) = rest.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| bad("`[` without `]`"))?;
-        let port = match after {
-            "" => None,
-            _ => Some(parse_port(after.strip_prefix(':').ok_or_else(|| {
-                bad("expected `:PORT` after the bracketed host")
-            })?)?),
-        };
-        (host, port, true)
-    } else if rest.matches(':').count() > 1 {
-        (rest, None, true)
-    } else if let Some((host, port)) = rest.split_once(':') {
-        (host, Some(parse_port(port)?), false)
-    } else {
-        (rest, None, false)
-    };
-    let valid = if ipv6 {
-        host.parse::<Ipv6Addr>().is_ok()
-    } else {
-        host.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-    };
-    if !valid {
-        let what = if ipv6 {
-            "an IPv6 address"
-        } else {
-            "a host name or IP address"
-        };
-        return Err(bad(&format!("`{host}` is not {what}")));
-    }
-    Ok((tls, host.to_string(), port))
-}
-
 /// Parses a worker's `--memory-limit` in Dask's syntax into bytes.
 ///
 /// - `auto`, `0`, `none` (or any size that comes to 0 bytes): all of `total_memory`. Dask's
 ///   `auto` is `total × min(1, nthreads / cores)`; a wasmdask worker is the only worker in its
-///   process and pod, so that factor is 1 and `nthreads` does not change the result.
+///   process and pod, so that factor is 1 and the thread count plays no part.
 /// - a plain number up to 1 (`0.5`, `1`): that fraction of `total_memory`.
 /// - a size: `4GiB`, `16Gi`, `17G`, `2e9`, `1048576`.
 ///
 /// `total_memory` is the machine's or cgroup's memory in bytes, or 0 when unknown (then only an
 /// explicit size is accepted). Like Dask, a limit above `total_memory` is lowered to it.
-pub fn parse_memory_limit(text: &str, nthreads: usize, total_memory: u64) -> Result<u64, String> {
-    let _ = nthreads; // see above: one worker per process, so Dask's thread share is 1
+pub fn parse_memory_limit(text: &str, total_memory: u64) -> Result<u64, String> {
     let forms = "use `auto`, a fraction of the machine's memory such as `0.5`, a size such as \
          `4GiB`, `16Gi`, `17G` or `2e9`, or `0`/`none` for all of it";
     let t = text.trim();
@@ -1030,59 +911,9 @@ mod tests {
     }
 
     #[test]
-    fn scheduler_addresses() {
-        let a = parse_scheduler_address("tcp://a:1").unwrap();
-        assert_eq!((a.tls, a.host.as_str(), a.port), (false, "a", 1));
-        assert_eq!(a.endpoint(), "http://a:1");
-        assert_eq!(a.to_string(), "tcp://a:1");
-
-        assert_eq!(
-            parse_scheduler_address("a:1").unwrap(),
-            parse_scheduler_address("tcp://a:1").unwrap()
-        );
-        let a = parse_scheduler_address("a").unwrap();
-        assert_eq!((a.host.as_str(), a.port), ("a", 8786));
-
-        let a = parse_scheduler_address("tls://a:2").unwrap();
-        assert!(a.tls);
-        assert_eq!(a.endpoint(), "https://a:2");
-        assert_eq!(a.to_string(), "tls://a:2");
-
-        let a = parse_scheduler_address("[::1]:8786").unwrap();
-        assert_eq!((a.host.as_str(), a.port), ("::1", 8786));
-        assert_eq!(a.endpoint(), "http://[::1]:8786");
-        assert_eq!(a.to_string(), "tcp://[::1]:8786");
-
-        let a = parse_scheduler_address(
-            "tcp://job-scheduler.flytesnacks-development.svc.cluster.local:8786",
-        )
-        .unwrap();
-        assert_eq!(
-            a.host,
-            "job-scheduler.flytesnacks-development.svc.cluster.local"
-        );
-
-        for bad in [
-            "a:99999",
-            "a:x",
-            "a:",
-            "a:0",
-            "tcp://:1",
-            "",
-            "ucx://a:1",
-            "[::1",
-            "[zz]:1",
-            "a b",
-        ] {
-            let e = parse_scheduler_address(bad).expect_err(bad);
-            assert!(e.contains("tcp://HOST:PORT"), "{e}");
-        }
-    }
-
-    #[test]
     fn memory_limits() {
         const TOTAL: u64 = 64 << 30;
-        let parse = |t: &str| parse_memory_limit(t, 4, TOTAL);
+        let parse = |t: &str| parse_memory_limit(t, TOTAL);
         assert_eq!(parse("auto").unwrap(), TOTAL);
         assert_eq!(parse("AUTO").unwrap(), TOTAL);
         assert_eq!(parse("0.5").unwrap(), TOTAL / 2);
@@ -1096,9 +927,9 @@ mod tests {
         // Like Dask, never more than the machine has.
         assert_eq!(parse("1Ti").unwrap(), TOTAL);
         // Unknown machine memory: only explicit sizes.
-        assert_eq!(parse_memory_limit("4Gi", 1, 0).unwrap(), 4 << 30);
+        assert_eq!(parse_memory_limit("4Gi", 0).unwrap(), 4 << 30);
         assert!(
-            parse_memory_limit("auto", 1, 0)
+            parse_memory_limit("auto", 0)
                 .unwrap_err()
                 .contains("unknown")
         );

@@ -1,11 +1,12 @@
 //! `wasmdask inspect`: what a component is and what it offers, before anyone runs it.
 
 use super::Failure;
-use crate::sandbox::{LoadedComponent, Sandbox, SandboxConfig, TaskSig, default_cache_dir};
-use crate::values::{flyte_type, wit_type};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
+use wasmdask_runner::task::inspect_component;
+use wasmdask_sandbox::{LoadedComponent, TaskSig};
+use wasmdask_values::{flyte_type, wit_type};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -18,14 +19,7 @@ pub struct InspectArgs {
 }
 
 pub(super) fn inspect(args: InspectArgs) -> Result<(), Failure> {
-    let config = SandboxConfig {
-        cache_dir: Some(default_cache_dir()),
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
-    let component = sandbox
-        .load_file(&args.component)
-        .map_err(|e| Failure::component(format!("{}: {e}", args.component.display())))?;
+    let component = inspect_component(&args.component)?;
     if args.json {
         println!(
             "{}",

@@ -9,9 +9,7 @@ mod cluster_args;
 pub mod dask_compat;
 mod execute;
 mod inspect;
-mod processes;
 mod render;
-mod root_task;
 mod run;
 mod sandbox_args;
 mod scheduler;
@@ -21,6 +19,8 @@ mod worker;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
+use wasmdask_flyte::Dask;
+use wasmdask_runner::{RunError, SystemError};
 
 pub use build::BuildArgs;
 pub use cluster_args::AuthArgs;
@@ -107,8 +107,8 @@ impl Failure {
     }
 
     /// A task failure; bad input and unknown functions keep their own codes.
-    pub fn task(error: &crate::TaskError) -> Self {
-        use crate::ErrorKind;
+    pub fn task(error: &wasmdask_sandbox::TaskError) -> Self {
+        use wasmdask_sandbox::ErrorKind;
         let code = match error.kind {
             ErrorKind::BadInput => 2,
             ErrorKind::UnknownFunction | ErrorKind::InvalidComponent => 3,
@@ -121,6 +121,39 @@ impl Failure {
         }
         Failure { code, message }
     }
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Usage(message) => Failure::usage(message),
+            RunError::Component(message) => Failure::component(message),
+            RunError::System(e) => e.into(),
+            RunError::Task(error) => Failure::task(&error),
+        }
+    }
+}
+
+impl From<SystemError> for Failure {
+    fn from(e: SystemError) -> Self {
+        Failure::host(e.message)
+    }
+}
+
+/// The Dask spec in `config`, or flytekitplugins-dask's default `Dask()`.
+fn load_dask(config: Option<&std::path::Path>) -> Result<Dask, Failure> {
+    config.map_or_else(
+        || Ok(Dask::default()),
+        |path| Dask::from_file(path).map_err(|e| Failure::usage(e.to_string())),
+    )
+}
+
+/// Where the runner reads a local component from when no `--component-uri` is given: its
+/// absolute path.
+fn absolute_uri(component: &std::path::Path) -> Result<String, Failure> {
+    std::path::absolute(component)
+        .map(|path| path.display().to_string())
+        .map_err(|e| Failure::usage(format!("{}: {e}", component.display())))
 }
 
 /// Runs a parsed command.
@@ -139,11 +172,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
 
 /// The async runtime of the networked commands: small, since the work runs on sandbox threads.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::host(format!("cannot start the async runtime: {e}")))
+    Ok(wasmdask_runner::runtime()?)
 }
 
 /// Resolves with a reason on SIGTERM or Ctrl-C.

@@ -10,20 +10,16 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use prost::Message;
 
 use super::Failure;
-use super::root_task::{load_component, load_dask, pick_task};
-use crate::flyte::Resources;
-use crate::flyte::idl::core::LiteralMap;
-use crate::flyte::interface::variable_name;
-use crate::flyte::literals::json_to_literal;
-use crate::flyte::storage::Location;
-use crate::flyte::template::{component_ref, execute_args_at};
-use crate::k8s::names::default_cluster_name;
-use crate::k8s::{RenderSpec, dask_cluster, dask_job, pods};
-use crate::sandbox::{Sandbox, SandboxConfig, TaskSig};
-use crate::values;
+use super::{absolute_uri, load_dask};
+use wasmdask_flyte::Resources;
+use wasmdask_flyte::template::{component_ref, execute_args_at};
+use wasmdask_k8s::default_cluster_name;
+use wasmdask_k8s::{RenderSpec, dask_cluster, dask_job, pods};
+use wasmdask_runner::inputs::{inputs_map, write_inputs};
+use wasmdask_runner::storage::Location;
+use wasmdask_runner::task::{inspect_component, pick_task};
 
 const RENDER_EXAMPLES: &str = "\
 Examples:
@@ -115,9 +111,7 @@ pub struct RenderArgs {
 
 pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
     let dask = load_dask(args.config.as_deref())?;
-    let sandbox =
-        Sandbox::new(SandboxConfig::default()).map_err(|e| Failure::host(e.to_string()))?;
-    let component = load_component(&sandbox, &args.component)?;
+    let component = inspect_component(&args.component)?;
     let task = pick_task(&component, args.function.as_deref())?;
     let stem = args
         .component
@@ -148,10 +142,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
         }
         let uri = match &args.component_uri {
             Some(uri) => uri.clone(),
-            None => std::path::absolute(&args.component)
-                .map_err(|e| Failure::usage(format!("{}: {e}", args.component.display())))?
-                .display()
-                .to_string(),
+            None => absolute_uri(&args.component)?,
         };
         execute_args_at(
             &component_ref(&uri, &component.digest),
@@ -171,7 +162,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
         runner_args: runner,
         token_secret: Some(args.token_secret.clone()).filter(|s| !s.is_empty()),
     };
-    let usage = |e: crate::k8s::RenderError| Failure::usage(e.to_string());
+    let usage = |e: wasmdask_k8s::RenderError| Failure::usage(e.to_string());
     let text = match args.format {
         Format::Daskjob => print(&dask_job(&spec).map_err(usage)?, args.json),
         Format::Daskcluster => print(&dask_cluster(&spec).map_err(usage)?, args.json),
@@ -179,6 +170,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
     }?;
     if let Some((uri, map)) = inputs_to_write {
         write_inputs(&uri, &map)?;
+        eprintln!("wrote the inputs to {uri}");
     }
     print!("{text}");
     Ok(())
@@ -193,27 +185,4 @@ fn print(object: &impl serde::Serialize, json: bool) -> Result<String, Failure> 
         serde_yaml_ng::to_string(object).map_err(|e| e.to_string())
     };
     text.map_err(|e| Failure::host(format!("cannot print the objects: {e}")))
-}
-
-/// The `key=value` inputs as the `inputs.pb` Flyte would write (a `LiteralMap` keyed by the
-/// Flyte variable names), so the runner reads them exactly as in a Flyte execution.
-fn inputs_map(task: &TaskSig, pairs: &[String]) -> Result<LiteralMap, Failure> {
-    let vals = values::args_from_key_values(pairs, &task.params)
-        .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
-    let mut inputs = LiteralMap::default();
-    for ((name, ty), val) in task.params.iter().zip(&vals) {
-        let literal = json_to_literal(&values::from_val(val), &values::flyte_type(ty))
-            .map_err(|e| Failure::usage(format!("input `{name}`: {}", e.0)))?;
-        inputs.literals.insert(variable_name(name), literal);
-    }
-    Ok(inputs)
-}
-
-fn write_inputs(uri: &str, inputs: &LiteralMap) -> Result<(), Failure> {
-    let runtime = super::runtime()?;
-    runtime
-        .block_on(async { Location::parse(uri)?.write(inputs.encode_to_vec()).await })
-        .map_err(|e| Failure::host(format!("cannot write the inputs to {uri}: {e}")))?;
-    eprintln!("wrote the inputs to {uri}");
-    Ok(())
 }

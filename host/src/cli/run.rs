@@ -1,12 +1,7 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::root_task::{connect_with_retry, load_component, pick_task, run_root};
 use super::units::parse_bytes;
 use super::{AuthArgs, Failure, SandboxArgs};
-use crate::cluster::LocalCluster;
-use crate::cluster::{Cluster, FailedSubtasks, GuestOutput, Progress};
-use crate::sandbox::{ExecReport, Sandbox};
-use crate::values;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -14,6 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use wasmdask_cluster::{FailedSubtasks, GuestOutput, Progress};
+use wasmdask_runner::fanout::{ClusterChoice, ClusterGuard};
+use wasmdask_runner::task::{load_component, pick_task, run_root};
+use wasmdask_sandbox::{ExecReport, Sandbox};
+use wasmdask_values as values;
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -86,52 +86,35 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let task = pick_task(&component, args.function.as_deref())?;
     let call_args = values::args_from_key_values(&args.args, &task.params)
         .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
-    let function = task.name.clone();
 
-    // Keeps the embedded cluster, the remote session's runtime or the local processes alive.
-    let mut _local = None;
-    let mut _runtime = None;
-    let mut _processes = None;
-    let bar;
-    let failures;
-    let client: Arc<dyn Cluster> = if args.scheduler.is_some() || args.processes {
-        let mut auth = args.auth.clone();
-        let address = if args.processes {
-            let spawned =
-                super::processes::LocalProcesses::start(workers, &args.sandbox, args.memory_limit)?;
-            auth.token = Some(spawned.token.clone());
-            let address = spawned.address.clone();
-            _processes = Some(spawned);
-            address
-        } else {
-            args.scheduler.clone().unwrap_or_default()
-        };
-        let target = auth.target(Some(&address))?;
-        let runtime = super::runtime()?;
-        let session = runtime
-            .block_on(connect_with_retry(
-                &target,
-                Duration::from_secs(if args.processes { 15 } else { 0 }),
-            ))
-            .map_err(|e| Failure::host(e.to_string()))?;
-        _runtime = Some(runtime);
-        bar = progress_bar(session.progress());
-        failures = session.failures();
-        session
+    let choice = if args.processes {
+        ClusterChoice::Processes {
+            workers,
+            worker_flags: args.sandbox.to_flags(),
+            memory_limit: args.memory_limit,
+        }
+    } else if let Some(address) = &args.scheduler {
+        ClusterChoice::Remote {
+            target: args.auth.target(Some(address))?,
+            patience: Duration::ZERO,
+        }
     } else {
-        let cluster = LocalCluster::new(sandbox.clone(), workers);
-        bar = progress_bar(cluster.progress());
-        failures = cluster.failures();
-        let client = cluster.client();
-        _local = Some(cluster);
-        client
+        ClusterChoice::Embedded { workers }
     };
-    let report = run_root(&sandbox, &component, &function, call_args, client)?;
+    let cluster = ClusterGuard::start(choice, &sandbox)?;
+    let bar = progress_bar(cluster.progress.clone());
+    let report = run_root(
+        &sandbox,
+        &component,
+        &task.name,
+        call_args,
+        cluster.client.clone(),
+    )?;
     if let Some(stop) = bar {
         stop.store(true, Ordering::Relaxed);
     }
     if args.verbose {
-        print_guest_output(&report, &failures);
+        print_guest_output(&report, &cluster.failures);
     }
     for denial in &report.denials {
         tracing::warn!("{}", denial.explain());

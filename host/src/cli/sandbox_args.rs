@@ -2,10 +2,10 @@
 
 use super::Failure;
 use super::units::{parse_bytes, parse_duration};
-use crate::sandbox::{DirGrant, Grants, Limits, SandboxConfig, default_cache_dir};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
+use wasmdask_sandbox::{DirGrant, Grants, Limits, SandboxConfig, default_cache_dir};
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Sandbox limits and grants (deny by default)")]

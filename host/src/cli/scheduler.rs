@@ -2,11 +2,12 @@
 
 use super::Failure;
 use super::units::parse_duration;
-use crate::cluster::scheduler::{BoundScheduler, SchedulerConfig, TlsFiles};
 use clap::Args;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
+use wasmdask_cluster::address::{DASHBOARD_PORT, SCHEDULER_PORT, TOKEN_ENV};
+use wasmdask_cluster::{BoundScheduler, SchedulerConfig, TlsFiles};
 
 #[derive(Debug, Args)]
 pub struct SchedulerArgs {
@@ -15,12 +16,12 @@ pub struct SchedulerArgs {
     pub host: String,
 
     /// Port of the scheduler's comm protocol (gRPC).
-    #[arg(long, default_value_t = 8786)]
+    #[arg(long, default_value_t = SCHEDULER_PORT)]
     pub port: u16,
 
     /// Address of the dashboard (live page, /metrics, /health, /api/state): `:8787`,
     /// `HOST:PORT`, or `none`.
-    #[arg(long, default_value = ":8787")]
+    #[arg(long, default_value_t = format!(":{DASHBOARD_PORT}"))]
     pub dashboard_address: String,
 
     /// Serve the dashboard under this path prefix too (behind a proxy).
@@ -28,7 +29,7 @@ pub struct SchedulerArgs {
     pub dashboard_prefix: String,
 
     /// Shared token that workers and clients must present.
-    #[arg(long, env = "WASMDASK_TOKEN", hide_env_values = true)]
+    #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
     pub token: Option<String>,
 
     /// TLS certificate (PEM) for the comm port; with --tls-key.

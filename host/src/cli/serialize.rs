@@ -7,13 +7,13 @@ use clap::Args;
 use prost::Message;
 
 use super::Failure;
-use super::root_task::{load_component, load_dask};
-use crate::flyte::Resources;
-use crate::flyte::idl::to_json;
-use crate::flyte::template::{
+use super::{absolute_uri, load_dask};
+use wasmdask_flyte::Resources;
+use wasmdask_flyte::idl::to_json;
+use wasmdask_flyte::template::{
     DOMAIN_PLACEHOLDER, PROJECT_PLACEHOLDER, TemplateOptions, VERSION_PLACEHOLDER, task_spec,
 };
-use crate::sandbox::{Sandbox, SandboxConfig};
+use wasmdask_runner::task::inspect_component;
 
 const SERIALIZE_EXAMPLES: &str = "\
 Examples:
@@ -93,10 +93,7 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
             "--image is empty; name the wasmdask host image",
         ));
     }
-    // Only the types are needed: a sandbox without the compiled cache's side effects is enough.
-    let sandbox =
-        Sandbox::new(SandboxConfig::default()).map_err(|e| Failure::host(e.to_string()))?;
-    let component = load_component(&sandbox, &args.component)?;
+    let component = inspect_component(&args.component)?;
     let tasks = if args.functions.is_empty() {
         component.tasks.iter().collect::<Vec<_>>()
     } else {
@@ -108,14 +105,12 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
     let component_uri = match &args.component_uri {
         Some(uri) => uri.clone(),
         None => {
-            let absolute = std::path::absolute(&args.component)
-                .map_err(|e| Failure::usage(format!("{}: {e}", args.component.display())))?;
+            let absolute = absolute_uri(&args.component)?;
             eprintln!(
-                "note: the runner will read the component from {} — pass --component-uri \
-                 (e.g. s3://bucket/tasks.wasm) when it runs anywhere else",
-                absolute.display()
+                "note: the runner will read the component from {absolute} — pass \
+                 --component-uri (e.g. s3://bucket/tasks.wasm) when it runs anywhere else"
             );
-            absolute.display().to_string()
+            absolute
         }
     };
     let options = TemplateOptions {

@@ -3,36 +3,46 @@
 
 use std::time::Duration;
 
+use wasmdask_flyte::Quantity;
+
 /// Parses a byte size: a plain number (`2e9`, `1048576`) or a number with a decimal
 /// (`K`, `KB`, `M`, `MB`, `G`, `GB`, `T`, `TB`) or binary (`Ki`, `KiB`, `Mi`, `MiB`, `Gi`,
 /// `GiB`, `Ti`, `TiB`) suffix, case-insensitive.
+///
+/// The number and the unit are both read by the Kubernetes quantity grammar ([`Quantity`]), so
+/// a size means here what it means in a pod spec; only Dask's spellings of the units are
+/// translated first: any case, an optional `B`, `K` for `k`, and `m` for mega (Kubernetes' `m`
+/// is milli, which no one means for bytes).
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
+    // An `e` belongs to the number (`2e9`); every other letter starts the unit.
     let split = t
         .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number.trim().parse().map_err(|_| {
+    let number = Quantity::parse(number.trim()).map_err(|_| {
         format!("`{text}` is not a size; write e.g. `512MiB`, `4Gi`, `16G` or `2e9`")
     })?;
-    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "ki" | "kib" => 1024.0,
-        "mi" | "mib" => 1024.0 * 1024.0,
-        "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        other => {
+    let unit = unit.trim().to_ascii_lowercase();
+    let suffix = match unit.strip_suffix('b').unwrap_or(&unit) {
+        "" => "",
+        "k" => "k",
+        "m" => "M",
+        "g" => "G",
+        "t" => "T",
+        "ki" => "Ki",
+        "mi" => "Mi",
+        "gi" => "Gi",
+        "ti" => "Ti",
+        _ => {
             return Err(format!(
-                "`{text}` has an unknown unit `{other}`; use B, K/KB, M/MB, G/GB, T/TB or \
+                "`{text}` has an unknown unit `{unit}`; use B, K/KB, M/MB, G/GB, T/TB or \
                  Ki/KiB, Mi/MiB, Gi/GiB, Ti/TiB"
             ));
         }
     };
-    let bytes = value * scale;
+    let scale = Quantity::parse(&format!("1{suffix}")).expect("every suffix above is Kubernetes'");
+    let bytes = number.value() * scale.value();
     if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
         return Err(format!("`{text}` is not a usable size"));
     }
@@ -72,6 +82,29 @@ mod tests {
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("4Qb").unwrap_err().contains("unknown unit"));
         assert!(parse_bytes("-1G").is_err());
+    }
+
+    #[test]
+    fn dask_units_over_the_kubernetes_grammar() {
+        // Dask's `m` is mega, never Kubernetes' milli.
+        assert_eq!(parse_bytes("512m").unwrap(), 512_000_000);
+        assert_eq!(parse_bytes("2K").unwrap(), 2_000);
+        assert_eq!(parse_bytes("2kb").unwrap(), 2_000);
+        assert_eq!(parse_bytes("1.5e3KiB").unwrap(), 1_536_000);
+        assert_eq!(parse_bytes(" 4 GiB ").unwrap(), 4 << 30);
+        assert_eq!(parse_bytes("+.5Ki").unwrap(), 512);
+        assert_eq!(parse_bytes("64B").unwrap(), 64);
+        assert!(
+            parse_bytes("4kbb")
+                .unwrap_err()
+                .contains("unknown unit `kbb`")
+        );
+        assert!(parse_bytes("1.2.3G").unwrap_err().contains("is not a size"));
+        assert!(
+            parse_bytes("1e400")
+                .unwrap_err()
+                .contains("not a usable size")
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 use super::dask_compat::parse_memory_limit;
 use super::units::parse_duration;
 use super::{AuthArgs, Failure, SandboxArgs};
-use crate::cluster::worker::{self, WorkerConfig};
 use clap::Args;
 use std::time::Duration;
+use wasmdask_cluster::{WorkerConfig, run_worker};
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -43,7 +43,7 @@ pub(super) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         None | Some(0) => cores,
         Some(n) => n,
     };
-    let memory_limit = parse_memory_limit(&args.memory_limit, nthreads, total_memory())
+    let memory_limit = parse_memory_limit(&args.memory_limit, total_memory())
         .map_err(|e| Failure::usage(format!("--memory-limit: {e}")))?;
     let per_slot = (memory_limit / nthreads as u64).max(64 << 20);
     let mut sandbox = args.sandbox.to_config(per_slot)?;
@@ -61,7 +61,7 @@ pub(super) fn worker(args: WorkerArgs) -> Result<(), Failure> {
     };
     let runtime = super::runtime()?;
     runtime
-        .block_on(worker::run(config, async {
+        .block_on(run_worker(config, async {
             super::termination().await;
         }))
         .map_err(|e| Failure::host(e.to_string()))

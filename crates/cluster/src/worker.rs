@@ -1,0 +1,367 @@
+//! `wasmdask worker`: connects to a scheduler, runs assigned calls in a [`Pool`] of sandboxes
+//! (one fresh sandbox per call), streams results back in batches, and reconnects after a
+//! scheduler restart within the death timeout.
+
+use super::activity::Recorder;
+use super::pool::{Done, Finished, Pool};
+use super::proto::{self, WorkerMessage};
+use super::remote::{self, Client, Outstanding, RemoteCluster, RemoteError, SendCalls, Target};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use wasmdask_sandbox::{Call, FanOut, Pending};
+use wasmdask_sandbox::{ErrorKind, TaskError};
+use wasmdask_sandbox::{LoadedComponent, Sandbox, SandboxConfig, digest_of};
+use wasmdask_values as values;
+
+/// How a worker runs: its scheduler, name, slots, memory and sandbox.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// The scheduler.
+    pub target: Target,
+    /// The name the scheduler and dashboard show.
+    pub name: String,
+    /// Concurrent executions.
+    pub nthreads: usize,
+    /// The worker's memory budget; each of the `nthreads` slots gets an equal share.
+    pub memory_limit: u64,
+    /// Give up (exit non-zero) after this long without a scheduler.
+    pub death_timeout: Duration,
+    /// Limits and grants of every execution.
+    pub sandbox: SandboxConfig,
+}
+
+/// Why a worker stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("{0}")]
+    /// The sandbox could not be set up.
+    Sandbox(#[from] wasmdask_sandbox::SandboxError),
+    #[error("no scheduler for {waited:?} (the death timeout): {last}")]
+    /// No scheduler for longer than `--death-timeout`.
+    DeathTimeout {
+        /// How long it waited.
+        waited: Duration,
+        /// The last connection error.
+        last: String,
+    },
+    #[error("the scheduler refused this worker: {0}")]
+    /// The scheduler refused this worker.
+    Refused(String),
+}
+
+/// How a worker's connection ended.
+enum Ended {
+    /// The scheduler said goodbye; the worker exits cleanly.
+    Shutdown(String),
+    /// The connection broke; the worker tries to reconnect. `registered` says whether the
+    /// scheduler had accepted the worker (only then does the death-timeout clock restart).
+    Broken { reason: String, registered: bool },
+    /// The scheduler will never accept this worker (e.g. a wrong token).
+    Fatal(String),
+}
+
+/// Runs a worker until the scheduler shuts it down, `shutdown` resolves, or no scheduler can be
+/// reached for the death timeout.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    let sandbox = Sandbox::new(config.sandbox.clone())?;
+    let pool = Pool::new(sandbox.clone(), config.nthreads);
+    let fanout = Arc::new(Relay::default());
+    pool.set_fanout(fanout.clone());
+    let recorder = Arc::new(Recorder::default());
+    pool.set_observer(recorder.clone());
+    let pool = Arc::new(pool);
+    tokio::pin!(shutdown);
+    let mut disconnected_since = Instant::now();
+    let mut last_error;
+    loop {
+        let session = async {
+            let client = remote::connect(&config.target).await?;
+            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout, &recorder).await)
+        };
+        tokio::select! {
+            _ = &mut shutdown => {
+                tracing::info!("worker stopping");
+                return Ok(());
+            }
+            outcome = session => match outcome {
+                Ok(Ended::Shutdown(reason)) => {
+                    tracing::info!("the scheduler shut down: {reason}; worker exiting");
+                    return Ok(());
+                }
+                Ok(Ended::Broken { reason, registered }) => {
+                    tracing::warn!("lost the scheduler: {reason}; reconnecting");
+                    last_error = reason;
+                    if registered {
+                        disconnected_since = Instant::now();
+                    }
+                }
+                Ok(Ended::Fatal(reason)) => return Err(WorkerError::Refused(reason)),
+                Err(e) => {
+                    tracing::debug!("{e}");
+                    last_error = e.to_string();
+                }
+            }
+        }
+        let waited = disconnected_since.elapsed();
+        if waited > config.death_timeout {
+            return Err(WorkerError::DeathTimeout {
+                waited,
+                last: last_error,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One connection: register, heartbeat, run assignments, return results.
+async fn serve(
+    config: &WorkerConfig,
+    mut client: Client,
+    pool: &Arc<Pool>,
+    fanout: &Arc<Relay>,
+    recorder: &Arc<Recorder>,
+) -> Ended {
+    let (tx, rx) = mpsc::unbounded_channel::<WorkerMessage>();
+    let _ = tx.send(WorkerMessage {
+        msg: Some(proto::worker_message::Msg::Register(proto::Register {
+            name: config.name.clone(),
+            nthreads: config.nthreads as u32,
+            memory_limit: config.memory_limit,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })),
+    });
+    let mut inbound = match client.work(UnboundedReceiverStream::new(rx)).await {
+        Ok(response) => response.into_inner(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => {
+            return Ended::Fatal(status.message().to_string());
+        }
+        Err(status) => {
+            return Ended::Broken {
+                reason: format!("registration failed: {}", status.message()),
+                registered: false,
+            };
+        }
+    };
+
+    // Fan-out of tasks running here goes over this connection.
+    let outstanding = Arc::new(Outstanding::default());
+    let submit_tx = tx.clone();
+    let send: SendCalls = Box::new(move |calls| {
+        submit_tx
+            .send(WorkerMessage {
+                msg: Some(proto::worker_message::Msg::Submit(proto::Calls { calls })),
+            })
+            .is_ok()
+    });
+    fanout.set(Some(Arc::new(RemoteCluster::new(
+        outstanding.clone(),
+        send,
+        None,
+    ))));
+
+    // Results leave in batches: whatever finished since the last send.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<proto::Result>();
+    let results_tx = tx.clone();
+    let batcher = tokio::spawn(async move {
+        while let Some(first) = done_rx.recv().await {
+            let mut results = vec![first];
+            while let Ok(more) = done_rx.try_recv() {
+                results.push(more);
+            }
+            let message = WorkerMessage {
+                msg: Some(proto::worker_message::Msg::Done(proto::Results { results })),
+            };
+            if results_tx.send(message).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
+    let digests = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut registered = false;
+    let ended = loop {
+        tokio::select! {
+            _ = heartbeat.tick() => {
+                let beat = proto::Heartbeat {
+                    running: pool.load() as u32,
+                    digests: digests.lock().clone(),
+                    busy: pool.busy() as u32,
+                    activity: recorder.take(),
+                };
+                let _ = tx.send(WorkerMessage { msg: Some(proto::worker_message::Msg::Heartbeat(beat)) });
+            }
+            message = inbound.message() => match message {
+                Ok(Some(command)) => {
+                    use proto::worker_command::Cmd;
+                    match command.cmd {
+                        Some(Cmd::Welcome(welcome)) => {
+                            tracing::info!(id = %welcome.worker_id, "registered with the scheduler");
+                            registered = true;
+                            heartbeat = tokio::time::interval(Duration::from_millis(u64::from(welcome.heartbeat_ms.max(100))));
+                        }
+                        Some(Cmd::Assign(calls)) => {
+                            let (client, pool, done_tx, digests, recorder) = (client.clone(), pool.clone(), done_tx.clone(), digests.clone(), recorder.clone());
+                            tokio::spawn(async move { assign(client, pool, calls.calls, done_tx, digests, recorder).await });
+                        }
+                        Some(Cmd::Results(results)) => outstanding.complete(results.results),
+                        Some(Cmd::Shutdown(s)) => break Ended::Shutdown(s.reason),
+                        None => {}
+                    }
+                }
+                Ok(None) => break Ended::Broken { reason: "the scheduler closed the connection".into(), registered },
+                Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                    break Ended::Fatal(status.message().to_string());
+                }
+                Err(status) => break Ended::Broken { reason: status.message().to_string(), registered },
+            }
+        }
+    };
+    batcher.abort();
+    let reason = match &ended {
+        Ended::Shutdown(r) | Ended::Fatal(r) | Ended::Broken { reason: r, .. } => r.clone(),
+    };
+    outstanding.close(TaskError::new(
+        ErrorKind::Lost,
+        format!("lost the scheduler: {reason}"),
+    ));
+    fanout.set(None);
+    ended
+}
+
+/// Loads the components of an assignment (fetching and verifying them by digest on first use)
+/// and queues the calls on the pool.
+async fn assign(
+    mut client: Client,
+    pool: Arc<Pool>,
+    calls: Vec<proto::Call>,
+    done_tx: mpsc::UnboundedSender<proto::Result>,
+    digests: Arc<Mutex<Vec<String>>>,
+    recorder: Arc<Recorder>,
+) {
+    let sandbox = pool.sandbox().clone();
+    let mut components: HashMap<String, Result<Arc<LoadedComponent>, TaskError>> = HashMap::new();
+    let mut jobs: Vec<(Call, Done)> = Vec::with_capacity(calls.len());
+    for call in calls {
+        if !components.contains_key(&call.digest) {
+            let loaded = fetch(&mut client, &sandbox, &call.digest, &recorder).await;
+            // Reported in every heartbeat: each digest once, or the list grows per batch.
+            let mut held = digests.lock();
+            if loaded.is_ok() && !held.contains(&call.digest) {
+                held.push(call.digest.clone());
+            }
+            drop(held);
+            components.insert(call.digest.clone(), loaded);
+        }
+        let key = call.key;
+        let prepared = components[&call.digest].clone().and_then(|component| {
+            let task = component.task(&call.function)?;
+            let json: serde_json::Value = serde_json::from_str(&call.args_json).map_err(|e| {
+                TaskError::new(
+                    ErrorKind::BadInput,
+                    format!("arguments are not valid JSON: {e}"),
+                )
+            })?;
+            let args = values::args_from_json(&json, &task.params)
+                .map_err(|e| TaskError::new(ErrorKind::BadInput, e.to_string()))?;
+            Ok(Call {
+                function: task.name.clone(),
+                component: component.clone(),
+                args,
+                args_json: call.args_json,
+            })
+        });
+        match prepared {
+            Ok(call) => {
+                let done_tx = done_tx.clone();
+                let done: Done = Box::new(move |finished: Finished| {
+                    let result = proto::Result::from_outcome(key, finished.outcome)
+                        .with_output(finished.output);
+                    let _ = done_tx.send(result);
+                });
+                jobs.push((call, done));
+            }
+            Err(error) => {
+                let _ = done_tx.send(proto::Result::from_outcome(key, Err(error)));
+            }
+        }
+    }
+    if !jobs.is_empty() {
+        pool.push(jobs);
+    }
+}
+
+async fn fetch(
+    client: &mut Client,
+    sandbox: &Arc<Sandbox>,
+    digest: &str,
+    recorder: &Recorder,
+) -> Result<Arc<LoadedComponent>, TaskError> {
+    if let Some(found) = sandbox.lookup(digest) {
+        return Ok(found);
+    }
+    let wasm = client
+        .get_component(proto::ComponentRef {
+            digest: digest.to_string(),
+        })
+        .await
+        .map_err(|status| {
+            TaskError::new(
+                ErrorKind::InvalidComponent,
+                format!("cannot fetch component {digest}: {}", status.message()),
+            )
+        })?
+        .into_inner()
+        .wasm;
+    let actual = digest_of(&wasm);
+    if actual != digest {
+        return Err(TaskError::new(
+            ErrorKind::InvalidComponent,
+            format!("the scheduler sent component bytes with digest {actual}, expected {digest}"),
+        ));
+    }
+    let sandbox = sandbox.clone();
+    let loaded = tokio::task::spawn_blocking(move || sandbox.load(wasm).map_err(TaskError::from))
+        .await
+        .map_err(|e| {
+            TaskError::new(
+                ErrorKind::InvalidComponent,
+                format!("compiling failed: {e}"),
+            )
+        })??;
+    recorder.component_loaded(loaded.from_cache);
+    Ok(loaded)
+}
+
+/// The fan-out target of the pool, swapped on every (re)connection.
+#[derive(Default)]
+struct Relay(Mutex<Option<Arc<RemoteCluster>>>);
+
+impl Relay {
+    fn set(&self, cluster: Option<Arc<RemoteCluster>>) {
+        *self.0.lock() = cluster;
+    }
+
+    fn current(&self) -> Result<Arc<RemoteCluster>, TaskError> {
+        self.0.lock().clone().ok_or_else(|| {
+            TaskError::new(
+                ErrorKind::Lost,
+                "the worker is not connected to a scheduler",
+            )
+        })
+    }
+}
+
+impl FanOut for Relay {
+    fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
+        self.current()?.submit(calls)
+    }
+}

@@ -1,0 +1,32 @@
+//! `wasmdask render`'s inputs: `key=value` arguments written as the `inputs.pb` Flyte would
+//! write, so the runner reads them exactly as in a Flyte execution.
+
+use crate::error::{RunError, SystemError};
+use crate::storage::{Location, Storage};
+use prost::Message;
+use wasmdask_flyte::idl::core::LiteralMap;
+use wasmdask_flyte::literals::inputs_from_vals;
+use wasmdask_sandbox::TaskSig;
+
+/// The `key=value` inputs of `task` as a `LiteralMap` keyed by the Flyte variable names.
+///
+/// # Errors
+///
+/// [`RunError::Usage`] naming the parameter that does not parse or convert.
+pub fn inputs_map(task: &TaskSig, pairs: &[String]) -> Result<LiteralMap, RunError> {
+    let vals = wasmdask_values::args_from_key_values(pairs, &task.params)
+        .map_err(|e| RunError::Usage(format!("`{}`: {e}", task.name)))?;
+    inputs_from_vals(&task.params, &vals).map_err(RunError::Usage)
+}
+
+/// Writes `inputs` to `uri` (a local path, `file://` or an object-store URI).
+///
+/// # Errors
+///
+/// The storage failure, naming the URI.
+pub fn write_inputs(uri: &str, inputs: &LiteralMap) -> Result<(), SystemError> {
+    let runtime = crate::runtime()?;
+    runtime
+        .block_on(async { Location::parse(uri)?.write(inputs.encode_to_vec()).await })
+        .map_err(|e| SystemError::storage(&format!("cannot write the inputs to {uri}"), &e))
+}

@@ -1,0 +1,313 @@
+//! Loading a component: check the bytes, compile (or load from the artifact cache), check its
+//! imports, link it once (`InstancePre`) and describe its exported tasks.
+
+use super::cache::ArtifactCache;
+use super::guest_runtime::GuestRuntime;
+use super::host::HostState;
+use crate::task_error::{ErrorKind, TaskError};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, Type};
+
+/// Import namespaces a task may use; anything else is rejected at load time.
+const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
+    "wasmdask:task/",
+    "wasi:cli/",
+    "wasi:clocks/",
+    "wasi:filesystem/",
+    "wasi:io/",
+    "wasi:random/",
+    "wasi:sockets/",
+];
+
+/// Why a component could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not WebAssembly at all (the message says what it looks like).
+    #[error("{0}")]
+    NotWasm(String),
+    #[error(
+        "this is a core WebAssembly module, not a component; wrap it with \
+         `wasm-tools component new` (or build for the wasm32-wasip2 target)"
+    )]
+    /// A core module where a component was expected.
+    CoreModule,
+    #[error(
+        "the component imports `{name}`, which wasmdask does not provide; a task may import only \
+         the `wasmdask:task` interfaces and WASI p2 (wasi:cli, clocks, filesystem, io, random, \
+         sockets)"
+    )]
+    /// An import the sandbox does not provide.
+    UnknownImport {
+        /// The import's name.
+        name: String,
+    },
+    /// wasmtime refused it.
+    #[error("the component is invalid: {0}")]
+    Invalid(String),
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl From<LoadError> for TaskError {
+    fn from(e: LoadError) -> Self {
+        TaskError::new(ErrorKind::InvalidComponent, e.to_string())
+    }
+}
+
+/// One exported task: a root-level function of the component.
+#[derive(Debug, Clone)]
+pub struct TaskSig {
+    /// The WIT name, e.g. `sum-of-squares`.
+    pub name: String,
+    /// Parameter names and types, in order.
+    pub params: Vec<(String, Type)>,
+    /// The return type, if any.
+    pub result: Option<Type>,
+    pub(crate) index: ComponentExportIndex,
+}
+
+impl TaskSig {
+    /// The type of a successful result: the `ok` side when the export returns `result<T, E>`
+    /// (its `err` side becomes a task error).
+    pub fn output_type(&self) -> Option<Type> {
+        match &self.result {
+            Some(Type::Result(r)) => r.ok(),
+            other => other.clone(),
+        }
+    }
+}
+
+/// A compiled, linked component, shared by every execution of it in this process.
+pub struct LoadedComponent {
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    /// The original bytes, for shipping to other workers.
+    pub bytes: Arc<[u8]>,
+    /// The root-level function exports: the tasks.
+    pub tasks: Vec<TaskSig>,
+    /// The interfaces it imports (`wasmdask:task/cluster`, `wasi:cli/…`).
+    pub imports: Vec<String>,
+    /// Whether the compiled artifact came from the on-disk cache.
+    pub from_cache: bool,
+    /// Time spent compiling or deserializing.
+    pub load_time: Duration,
+    /// The language runtime that built it, from its metadata: how its failures read and which
+    /// of its capability uses are its runtime's rather than the task's.
+    pub runtime: GuestRuntime,
+    pub(crate) pre: InstancePre<HostState>,
+}
+
+impl std::fmt::Debug for LoadedComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedComponent")
+            .field("digest", &self.digest)
+            .field("size", &self.bytes.len())
+            .field("runtime", &self.runtime)
+            .field(
+                "tasks",
+                &self.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl LoadedComponent {
+    /// Finds an export by WIT name; `snake_case` spellings are accepted too.
+    pub fn task(&self, name: &str) -> Result<&TaskSig, TaskError> {
+        let kebab = name.replace('_', "-");
+        self.tasks
+            .iter()
+            .find(|t| t.name == name)
+            .or_else(|| self.tasks.iter().find(|t| t.name == kebab))
+            .ok_or_else(|| {
+                TaskError::new(
+                    ErrorKind::UnknownFunction,
+                    format!(
+                        "the component exports no function `{name}`; its tasks are: {}",
+                        self.task_names()
+                    ),
+                )
+            })
+    }
+
+    /// The only export, or an error listing them when there are several.
+    pub fn only_task(&self) -> Result<&TaskSig, TaskError> {
+        match self.tasks.as_slice() {
+            [one] => Ok(one),
+            [] => Err(TaskError::new(
+                ErrorKind::UnknownFunction,
+                "the component exports no functions, so it has no tasks",
+            )),
+            _ => Err(TaskError::new(
+                ErrorKind::UnknownFunction,
+                format!(
+                    "the component exports several tasks; choose one with --function: {}",
+                    self.task_names()
+                ),
+            )),
+        }
+    }
+
+    fn task_names(&self) -> String {
+        self.tasks
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Rejects what is not a component before the expensive compile, with a message that says
+/// what the file is instead.
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm(
+            "not a WebAssembly file (it does not start with the `\\0asm` magic); pass the \
+             `.wasm` component your build produced"
+                .to_string(),
+        ));
+    }
+    match bytes[4..8] {
+        [0x01, 0x00, 0x00, 0x00] => Err(LoadError::CoreModule),
+        [_, _, 0x01, 0x00] => Ok(()),
+        _ => Err(LoadError::NotWasm(
+            "unknown WebAssembly binary version; rebuild the component with a current toolchain"
+                .to_string(),
+        )),
+    }
+}
+
+pub(crate) fn load(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    cache: Option<&ArtifactCache>,
+    bytes: Arc<[u8]>,
+) -> Result<LoadedComponent, LoadError> {
+    check_header(&bytes)?;
+    let digest = digest_of(&bytes);
+    let hex = digest.trim_start_matches("sha256:").to_string();
+    let started = Instant::now();
+    let (component, from_cache) = compile_or_fetch(engine, cache, &hex, &bytes)?;
+    let load_time = started.elapsed();
+    // A walk over the sections, not the code: milliseconds even for an interpreter component.
+    let runtime = GuestRuntime::detect(&bytes);
+
+    let ty = component.component_type();
+    let imports: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    if let Some(bad) = imports
+        .iter()
+        .find(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)))
+    {
+        return Err(LoadError::UnknownImport { name: bad.clone() });
+    }
+
+    let mut tasks = Vec::new();
+    for (name, item) in ty.exports(engine) {
+        if let ComponentItem::ComponentFunc(func) = item.ty {
+            let index = component
+                .get_export_index(None, name)
+                .ok_or_else(|| LoadError::Invalid(format!("export `{name}` has no index")))?;
+            tasks.push(TaskSig {
+                name: name.to_string(),
+                params: func.params().map(|(n, t)| (n.to_string(), t)).collect(),
+                result: func.results().next(),
+                index,
+            });
+        }
+    }
+
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    Ok(LoadedComponent {
+        digest,
+        bytes,
+        tasks,
+        imports,
+        from_cache,
+        load_time,
+        runtime,
+        pre,
+    })
+}
+
+fn compile_or_fetch(
+    engine: &Engine,
+    cache: Option<&ArtifactCache>,
+    hex: &str,
+    bytes: &[u8],
+) -> Result<(Component, bool), LoadError> {
+    if let Some(cache) = cache {
+        let path = cache.path_for(hex);
+        if path.exists() {
+            // SAFETY: the file is in the owner-only cache directory, written by this program
+            // via `Component::serialize` under a key that includes the engine's compatibility
+            // hash; wasmtime re-checks the header and version before mapping it.
+            #[allow(unsafe_code)]
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok((component, true)),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e:#}")
+                }
+            }
+        }
+    }
+    let component =
+        Component::new(engine, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+    if let Some(cache) = cache {
+        match component.serialize() {
+            Ok(artifact) => {
+                if let Err(e) = cache.store(hex, &artifact) {
+                    tracing::warn!("cannot write the compiled-component cache: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("cannot serialize the compiled component: {e:#}"),
+        }
+    }
+    Ok((component, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{GuestRuntime, Sandbox, SandboxConfig};
+    use wasm_encoder::{Component, Module, ModuleSection, ProducersField, ProducersSection};
+
+    #[test]
+    fn a_loaded_component_knows_its_runtime() {
+        let mut language = ProducersField::new();
+        language.value("Rust", "1.95.0");
+        let mut producers = ProducersSection::new();
+        producers.field("language", &language);
+        let mut module = Module::new();
+        module.section(&producers);
+        let mut component = Component::new();
+        component.section(&ModuleSection(&module));
+
+        let sandbox = Sandbox::new(SandboxConfig {
+            cache_dir: None,
+            ..SandboxConfig::types_only()
+        })
+        .unwrap();
+        let loaded = sandbox.load(component.finish()).unwrap();
+        assert_eq!(loaded.runtime, GuestRuntime::Rust);
+        assert!(format!("{loaded:?}").contains("runtime: Rust"));
+    }
+}

@@ -1,0 +1,172 @@
+//! The Flyte literal type of a component type.
+//!
+//! Flyte's type system is smaller than WIT's, so the mapping is many-to-one:
+//!
+//! | WIT                                    | Flyte                       |
+//! |----------------------------------------|-----------------------------|
+//! | `bool`                                 | `BOOLEAN`                   |
+//! | `s8`..`s64`, `u8`..`u64`               | `INTEGER` (an `i64`; `u64` values above `i64::MAX` do not fit) |
+//! | `f32`, `f64`                           | `FLOAT`                     |
+//! | `char`, `string`                       | `STRING`                    |
+//! | `list<T>`                              | `collection(T)`             |
+//! | `option<T>`                            | the type of `T`; `none` is an absent input / a `none` literal |
+//! | `record`, `variant`, `enum`, `flags`, `tuple`, `map`, fixed-length `list`, nested `result` | `STRUCT` |
+//! | the function result `result<T, E>`     | the type of `T`; `err` becomes a task error |
+//! | no function result                     | `NONE`                      |
+//!
+//! Why: `option<T>` could be a Flyte union of `T` and `NONE`, but unions complicate every
+//! consumer for little gain (Flyte inputs can already be absent), so they are out of scope.
+//! Everything structured is a `STRUCT` holding the value's JSON from
+//! [`from_val`](super::from_val), so it round-trips through Flyte unchanged and a Python task
+//! reads the same shape a guest receives; one generic type is simpler and more faithful than
+//! mapping each WIT shape onto a different Flyte construct.
+
+use std::fmt;
+
+use wasmtime::component::Type;
+
+/// The Flyte `LiteralType` of a task input or output (its `simple` type, or a collection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlyteType {
+    /// `SimpleType.NONE`: a function without a result.
+    None,
+    /// `SimpleType.BOOLEAN`.
+    Boolean,
+    /// `SimpleType.INTEGER`.
+    Integer,
+    /// `SimpleType.FLOAT`.
+    Float,
+    /// `SimpleType.STRING`.
+    String,
+    /// `LiteralType.collection_type`.
+    Collection(Box<FlyteType>),
+    /// `SimpleType.STRUCT`, holding the value's JSON (see the module docs).
+    Struct,
+}
+
+/// The Flyte type of a value of `ty` (a parameter, or an element of a structure).
+pub fn flyte_type(ty: &Type) -> FlyteType {
+    match ty {
+        Type::Bool => FlyteType::Boolean,
+        Type::S8
+        | Type::U8
+        | Type::S16
+        | Type::U16
+        | Type::S32
+        | Type::U32
+        | Type::S64
+        | Type::U64 => FlyteType::Integer,
+        Type::Float32 | Type::Float64 => FlyteType::Float,
+        Type::Char | Type::String => FlyteType::String,
+        Type::List(list) => FlyteType::Collection(Box::new(flyte_type(&list.ty()))),
+        Type::Option(option) => flyte_type(&option.ty()),
+        _ => FlyteType::Struct,
+    }
+}
+
+/// The Flyte type of a function's output, given its result type (`None` when it has none):
+/// `result<T, E>` is the type of `T` because an `err` becomes a task error, not an output.
+pub fn flyte_output_type(result: Option<&Type>) -> FlyteType {
+    match result {
+        None => FlyteType::None,
+        Some(Type::Result(result)) => result.ok().map_or(FlyteType::None, |ok| flyte_type(&ok)),
+        Some(ty) => flyte_type(ty),
+    }
+}
+
+impl fmt::Display for FlyteType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlyteType::None => f.write_str("NONE"),
+            FlyteType::Boolean => f.write_str("BOOLEAN"),
+            FlyteType::Integer => f.write_str("INTEGER"),
+            FlyteType::Float => f.write_str("FLOAT"),
+            FlyteType::String => f.write_str("STRING"),
+            FlyteType::Collection(element) => write!(f, "collection({element})"),
+            FlyteType::Struct => f.write_str("STRUCT"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_types::types;
+
+    const DEFS: &[(&str, &str)] = &[
+        ("point", r#"(record (field "x" s32) (field "y" s32))"#),
+        (
+            "shape",
+            r#"(variant (case "circle" float64) (case "none"))"#,
+        ),
+        ("color", r#"(enum "red" "green")"#),
+        ("perms", r#"(flags "read" "write")"#),
+    ];
+
+    #[test]
+    fn maps_every_kind_of_type() {
+        let cases = [
+            ("bool", "BOOLEAN"),
+            ("s8", "INTEGER"),
+            ("u8", "INTEGER"),
+            ("s16", "INTEGER"),
+            ("u16", "INTEGER"),
+            ("s32", "INTEGER"),
+            ("u32", "INTEGER"),
+            ("s64", "INTEGER"),
+            ("u64", "INTEGER"),
+            ("float32", "FLOAT"),
+            ("float64", "FLOAT"),
+            ("char", "STRING"),
+            ("string", "STRING"),
+            ("(list float64)", "collection(FLOAT)"),
+            ("(list (list string))", "collection(collection(STRING))"),
+            ("(option u32)", "INTEGER"),
+            ("(option (option u32))", "INTEGER"),
+            ("(list (option bool))", "collection(BOOLEAN)"),
+            ("(list $point)", "collection(STRUCT)"),
+            ("$point", "STRUCT"),
+            ("$shape", "STRUCT"),
+            ("$color", "STRUCT"),
+            ("$perms", "STRUCT"),
+            ("(tuple u8 string)", "STRUCT"),
+            ("(result u64 (error string))", "STRUCT"),
+            ("(map string u32)", "STRUCT"),
+            ("(list u8 4)", "STRUCT"),
+        ];
+        let tys = types(DEFS, &cases.map(|(wat, _)| wat));
+        for ((wat, flyte), ty) in cases.iter().zip(&tys) {
+            assert_eq!(flyte_type(ty).to_string(), *flyte, "for {wat}");
+        }
+    }
+
+    #[test]
+    fn function_outputs_unwrap_results() {
+        let wats = [
+            "(result u64 (error string))",
+            "(result (list float32) (error string))",
+            "(result (error string))",
+            "(result)",
+            "(result (result u8 (error string)) (error string))",
+            "(option string)",
+            "$point",
+        ];
+        let outputs: Vec<String> = types(DEFS, &wats)
+            .iter()
+            .map(|ty| flyte_output_type(Some(ty)).to_string())
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                "INTEGER",
+                "collection(FLOAT)",
+                "NONE",
+                "NONE",
+                "STRUCT",
+                "STRING",
+                "STRUCT"
+            ]
+        );
+        assert_eq!(flyte_output_type(None), FlyteType::None);
+    }
+}

@@ -41,7 +41,7 @@ fn run_json_prints_rich_types() {
 fn run_without_function_on_a_multi_export_component_lists_them() {
     let out = wasmdask(&["run", EXAMPLE, "--", "n=1"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("--function"), "{}", stderr(&out));
+    assert_stderr_has(&out, "--function");
 }
 
 #[test]
@@ -142,12 +142,8 @@ fn verbose_shows_guest_output() {
         "message=hi",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("[guest info] hi"), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--- guest stdout ---"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "[guest info] hi");
+    assert_stderr_has(&out, "--- guest stdout ---");
 }
 
 #[test]

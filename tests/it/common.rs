@@ -103,3 +103,10 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Asserts that a command's stderr says `needle`, printing all of it when it does not.
+#[track_caller]
+pub fn assert_stderr_has(output: &Output, needle: &str) {
+    let text = stderr(output);
+    assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+}

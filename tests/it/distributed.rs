@@ -291,7 +291,7 @@ fn sigterm_shuts_the_scheduler_down_and_tells_clients_why() {
     assert!(status.success(), "the scheduler exits cleanly on SIGTERM");
     let out = finish(run);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("SIGTERM"), "{}", stderr(&out));
+    assert_stderr_has(&out, "SIGTERM");
     let worker = cluster.workers[0].0.wait().unwrap();
     assert!(worker.success(), "workers exit cleanly when told");
 }
@@ -315,7 +315,7 @@ fn tokens_are_required_and_checked() {
         .output()
         .unwrap();
     assert_ne!(wrong.status.code(), Some(0));
-    assert!(stderr(&wrong).contains("wrong token"), "{}", stderr(&wrong));
+    assert_stderr_has(&wrong, "wrong token");
 
     let anonymous = Command::new(BIN)
         .args(["worker", &cluster.address(), "--death-timeout", "1s"])
@@ -323,11 +323,7 @@ fn tokens_are_required_and_checked() {
         .output()
         .unwrap();
     assert_ne!(anonymous.status.code(), Some(0));
-    assert!(
-        stderr(&anonymous).contains("requires a token"),
-        "{}",
-        stderr(&anonymous)
-    );
+    assert_stderr_has(&anonymous, "requires a token");
 
     let exposed = Command::new(BIN)
         .args([
@@ -341,11 +337,7 @@ fn tokens_are_required_and_checked() {
         .output()
         .unwrap();
     assert_eq!(exposed.status.code(), Some(4));
-    assert!(
-        stderr(&exposed).contains("WASMDASK_TOKEN"),
-        "{}",
-        stderr(&exposed)
-    );
+    assert_stderr_has(&exposed, "WASMDASK_TOKEN");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{cache_dir, guests, stderr, stdout, wasmdask};
+use crate::common::{assert_stderr_has, cache_dir, guests, stderr, stdout, wasmdask};
 use crate::distributed::{BIN, free_port, http_get, wait_until};
 use crate::flyte::{flytekit, python, repo};
 
@@ -209,18 +209,10 @@ fn render_refuses_names_the_operator_cannot_run() {
     };
     let output = render(&"a".repeat(54));
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("54 characters, more than 53"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "54 characters, more than 53");
     let output = render("Sum_Of_Squares");
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("e.g. `sum-of-squares`"),
-        "{}",
-        stderr(&output)
-    );
+    assert_stderr_has(&output, "e.g. `sum-of-squares`");
     // The derived default is always valid: the file stem and function, sanitized.
     let mut args = vec!["render", guests::EXAMPLE_RUST];
     args.extend(BASE);

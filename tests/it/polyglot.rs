@@ -8,7 +8,7 @@ use crate::distributed::Cluster;
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::sync::{Arc, OnceLock};
-use wasmdask_sandbox::ErrorKind;
+use wasmdask_sandbox::{ErrorKind, GuestRuntime};
 use wasmdask_sandbox::{LoadedComponent, Sandbox};
 
 /// Every example, Rust first: the others are compared with it.
@@ -49,6 +49,21 @@ fn component(path: &str) -> (&'static Arc<Sandbox>, &'static Arc<LoadedComponent
         .find(|(loaded_path, _)| *loaded_path == path)
         .expect("every polyglot component is loaded");
     (sandbox, component)
+}
+
+/// The toolchain of every example is recognised from what it leaves in the component, so each
+/// gets its language's failure-report parsing.
+#[test]
+fn each_example_is_recognised_as_its_language() {
+    let expected = [
+        GuestRuntime::Rust,
+        GuestRuntime::Python,
+        GuestRuntime::JavaScript,
+        GuestRuntime::C,
+    ];
+    for ((language, path), runtime) in EXAMPLES.iter().zip(expected) {
+        assert_eq!(component(path).1.runtime, runtime, "{language}");
+    }
 }
 
 /// One call per behaviour worth comparing: integer wrap-around, fan-out, records with present and
@@ -195,34 +210,35 @@ fn every_language_gives_the_rust_results_on_scheduler_and_workers() {
     );
 }
 
-#[test]
-fn a_python_exception_is_a_trap_with_its_message() {
-    let (sandbox, guest) = component(guests::ERRORS_PYTHON);
+/// Calls `fail` of an error guest, checks the toolchain was recognised, and returns the trap
+/// message.
+fn interpreter_trap(path: &str, runtime: GuestRuntime) -> String {
+    let (sandbox, guest) = component(path);
+    assert_eq!(guest.runtime, runtime, "{path}");
     let error = call(sandbox, guest, "fail", json!(["no such sample 42"]), 1)
         .outcome
         .unwrap_err();
     assert_eq!(error.kind, ErrorKind::Trap, "{error:?}");
-    assert!(
-        error
-            .message
-            .starts_with("the task raised ValueError: no such sample 42 (at app.py line "),
-        "{error:?}"
-    );
+    error.message
 }
 
 #[test]
-fn a_javascript_throw_is_a_trap_with_its_message() {
-    let (sandbox, guest) = component(guests::ERRORS_JS);
-    let error = call(sandbox, guest, "fail", json!(["no such sample 42"]), 1)
-        .outcome
-        .unwrap_err();
-    assert_eq!(error.kind, ErrorKind::Trap, "{error:?}");
-    assert!(
-        error
-            .message
-            .starts_with("the task threw: no such sample 42 (at fail@"),
-        "{error:?}"
-    );
+fn interpreter_exceptions_are_traps_with_the_interpreters_words() {
+    for (path, runtime, prefix) in [
+        (
+            guests::ERRORS_PYTHON,
+            GuestRuntime::Python,
+            "the task raised ValueError: no such sample 42 (at app.py line ",
+        ),
+        (
+            guests::ERRORS_JS,
+            GuestRuntime::JavaScript,
+            "the task threw: no such sample 42 (at fail@",
+        ),
+    ] {
+        let message = interpreter_trap(path, runtime);
+        assert!(message.starts_with(prefix), "{message}");
+    }
 }
 
 #[test]
@@ -294,11 +310,7 @@ fn build_makes_a_runnable_component_from_c_sources() {
         .output()
         .expect("run wasmdask build");
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("tasks hash-rounds, square"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_has(&out, "tasks hash-rounds, square");
     let run = wasmdask(&[
         "run",
         component.to_str().unwrap(),

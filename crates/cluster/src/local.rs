@@ -15,6 +15,7 @@ pub struct LocalCluster {
 }
 
 /// Submits into the pool without keeping it alive.
+#[derive(Debug)]
 struct LocalSubmit {
     pool: Weak<PoolInner>,
     failures: Arc<FailedSubtasks>,

@@ -294,6 +294,7 @@ impl PoolInner {
 
 /// The fan-out client given to a pool's calls: submits upstream, and lends the slot out while
 /// waiting for results.
+#[derive(Debug)]
 struct Seceding {
     pool: Weak<PoolInner>,
     upstream: Arc<dyn FanOut>,

@@ -342,7 +342,7 @@ async fn fetch(
 }
 
 /// The fan-out target of the pool, swapped on every (re)connection.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Relay(Mutex<Option<Arc<RemoteCluster>>>);
 
 impl Relay {

@@ -82,13 +82,14 @@ impl Default for WorkerGroup {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
-    /// CPU (`1`, `500m`).
+    /// CPU (`1`, `500m`); a worker's limit, rounded up, is its `--nthreads`.
     pub cpu: Option<Quantity>,
-    /// Memory (`2Gi`).
+    /// Memory (`2Gi`, `512M`); a worker's limit is its `--memory-limit`, shared by its slots.
     pub mem: Option<Quantity>,
-    /// GPUs (`nvidia.com/gpu`).
+    /// GPUs, rendered under Flyte's default resource name `nvidia.com/gpu`. Wasm tasks use none;
+    /// a spec written for a Python Dask task still renders the same pods.
     pub gpu: Option<Quantity>,
-    /// Ephemeral storage.
+    /// Local scratch space of the pod (`ephemeral-storage`).
     pub ephemeral_storage: Option<Quantity>,
 }
 

@@ -42,9 +42,10 @@ pub struct TemplateOptions {
     pub component_uri: String,
     /// The component's digest (`sha256:<hex>`), checked by the runner.
     pub digest: String,
-    /// The task container's resources (`@task(requests=..., limits=...)`).
+    /// The task container's requests, written to the TaskTemplate's container as
+    /// `@task(requests=...)` would.
     pub requests: Option<Resources>,
-    /// The task container's limits.
+    /// The task container's limits, as `@task(limits=...)` would write them.
     pub limits: Option<Resources>,
 }
 

@@ -12,19 +12,26 @@ use serde::Serialize;
 /// The operator's API group and version.
 pub const API_VERSION: &str = "kubernetes.dask.org/v1";
 
-/// A job: a runner pod plus the cluster it uses, deleted when the runner ends.
+/// One of the operator's resources: its API version, kind, metadata and spec, in the order
+/// `kubectl` prints them.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DaskJob {
+pub struct Resource<Spec> {
     /// `kubernetes.dask.org/v1`.
     pub api_version: &'static str,
     /// The resource kind.
     pub kind: &'static str,
     /// Name, namespace and labels.
     pub metadata: ObjectMeta,
-    /// The runner pod and its cluster.
-    pub spec: DaskJobSpec,
+    /// What the operator runs.
+    pub spec: Spec,
 }
+
+/// A job: a runner pod plus the cluster it uses, deleted when the runner ends.
+pub type DaskJob = Resource<DaskJobSpec>;
+
+/// A standing cluster: a scheduler and one worker group.
+pub type DaskCluster = Resource<DaskClusterSpec>;
 
 /// What a `DaskJob` runs.
 #[derive(Debug, Clone, Serialize)]
@@ -45,20 +52,6 @@ pub struct JobSpec {
 /// The cluster a job creates (named like the job).
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterTemplate {
-    /// The scheduler and workers.
-    pub spec: DaskClusterSpec,
-}
-
-/// A standing cluster: a scheduler and one worker group.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DaskCluster {
-    /// `kubernetes.dask.org/v1`.
-    pub api_version: &'static str,
-    /// The resource kind.
-    pub kind: &'static str,
-    /// Name, namespace and labels.
-    pub metadata: ObjectMeta,
     /// The scheduler and workers.
     pub spec: DaskClusterSpec,
 }
@@ -90,24 +83,26 @@ pub struct SchedulerSpec {
     pub service: ServiceSpec,
 }
 
-impl DaskJob {
-    /// A `DaskJob` with the operator's API version and kind.
-    pub fn new(metadata: ObjectMeta, spec: DaskJobSpec) -> DaskJob {
-        DaskJob {
-            api_version: API_VERSION,
-            kind: "DaskJob",
-            metadata,
-            spec,
-        }
-    }
+/// The `kind` a spec is served under.
+pub trait SpecKind {
+    /// `DaskJob`, `DaskCluster`.
+    const KIND: &'static str;
 }
 
-impl DaskCluster {
-    /// A `DaskCluster` with the operator's API version and kind.
-    pub fn new(metadata: ObjectMeta, spec: DaskClusterSpec) -> DaskCluster {
-        DaskCluster {
+impl SpecKind for DaskJobSpec {
+    const KIND: &'static str = "DaskJob";
+}
+
+impl SpecKind for DaskClusterSpec {
+    const KIND: &'static str = "DaskCluster";
+}
+
+impl<Spec: SpecKind> Resource<Spec> {
+    /// The resource with the operator's API version and the spec's kind.
+    pub fn new(metadata: ObjectMeta, spec: Spec) -> Self {
+        Resource {
             api_version: API_VERSION,
-            kind: "DaskCluster",
+            kind: Spec::KIND,
             metadata,
             spec,
         }

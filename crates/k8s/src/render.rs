@@ -48,9 +48,10 @@ pub struct RenderSpec {
     pub image: String,
     /// The Dask spec: scheduler and worker images and resources, worker count.
     pub dask: Dask,
-    /// The task container's resources (`@task(requests=…, limits=…)`).
+    /// The task container's requests (`@task(requests=…)`): the runner pod's, and the
+    /// scheduler's and workers' where the Dask spec sets none (contract §3).
     pub task_requests: Option<Resources>,
-    /// The task container's limits.
+    /// The task container's limits (`@task(limits=…)`), inherited the same way.
     pub task_limits: Option<Resources>,
     /// The runner container's args (see [`wasmdask_flyte::template::execute_args_at`]).
     pub runner_args: Vec<String>,

@@ -8,7 +8,6 @@
 use crate::error::SystemError;
 use crate::fanout::{ClusterChoice, ClusterGuard};
 use crate::storage::{Location, Storage, StorageError};
-use crate::task::run_root;
 use prost::Message;
 use std::time::Duration;
 use wasmdask_cluster::GuestOutput;
@@ -158,13 +157,7 @@ fn run_job(job: &Job, runtime: &tokio::runtime::Runtime) -> Result<LiteralMap, J
     let call_args = args_from_inputs(&inputs, task).map_err(JobFailure::Task)?;
 
     let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox)?;
-    let report = run_root(
-        &sandbox,
-        &component,
-        &task.name,
-        call_args,
-        cluster.client.clone(),
-    )?;
+    let report = cluster.run(&sandbox, &component, &task.name, call_args)?;
     // The runner's log is what Flyte shows: the guest's output belongs there.
     let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
     let value = report.outcome.map_err(JobFailure::Task)?;

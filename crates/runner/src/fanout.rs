@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use wasmdask_cluster::address::TOKEN_ENV;
 use wasmdask_cluster::{FailedSubtasks, LocalCluster, Progress};
 use wasmdask_cluster::{RemoteCluster, RemoteError, Target};
-use wasmdask_sandbox::{FanOut, Sandbox};
+use wasmdask_sandbox::{ExecReport, FanOut, LoadedComponent, Sandbox};
+use wasmtime::component::Val;
 
 /// Where the fan-out of one run goes.
 #[derive(Debug, Clone)]
@@ -38,6 +39,7 @@ pub enum ClusterChoice {
 }
 
 /// The chosen cluster, alive until dropped: its fan-out client, progress and failed subtasks.
+#[derive(Debug)]
 pub struct ClusterGuard {
     /// Where the root call's `cluster` imports go.
     pub client: Arc<dyn FanOut>,
@@ -46,17 +48,9 @@ pub struct ClusterGuard {
     /// The failed subtasks' errors and output.
     pub failures: Arc<FailedSubtasks>,
     // Dropped in this order: the session, then the processes, then the runtime under them.
-    processes: Option<LocalProcesses>,
+    _processes: Option<LocalProcesses>,
     _runtime: Option<tokio::runtime::Runtime>,
     _local: Option<LocalCluster>,
-}
-
-impl std::fmt::Debug for ClusterGuard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterGuard")
-            .field("processes", &self.processes)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ClusterGuard {
@@ -74,7 +68,7 @@ impl ClusterGuard {
                     client: local.client(),
                     progress: local.progress(),
                     failures: local.failures(),
-                    processes: None,
+                    _processes: None,
                     _runtime: None,
                     _local: Some(local),
                 });
@@ -105,10 +99,28 @@ impl ClusterGuard {
             progress: session.progress(),
             failures: session.failures(),
             client: session,
-            processes,
+            _processes: processes,
             _runtime: Some(runtime),
             _local: None,
         })
+    }
+}
+
+impl ClusterGuard {
+    /// Runs the root call of `function`, its fan-out going to this cluster (see
+    /// [`run_root`](crate::task::run_root)).
+    ///
+    /// # Errors
+    ///
+    /// Only when the host cannot run the call at all; task failures are in the report.
+    pub fn run(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        component: &Arc<LoadedComponent>,
+        function: &str,
+        args: Vec<Val>,
+    ) -> Result<ExecReport, SystemError> {
+        crate::task::run_root(sandbox, component, function, args, self.client.clone())
     }
 }
 

@@ -35,7 +35,7 @@ pub fn pick_task(component: &LoadedComponent, function: Option<&str>) -> Result<
 /// Calls `function` and waits for it. The thread's stack holds the wasm stack (up to
 /// `--max-stack`) twice over plus room for the host's own frames: a guest at its stack limit
 /// must hit wasmtime's limit, never the host thread's guard page.
-pub fn run_root(
+pub(crate) fn run_root(
     sandbox: &Arc<Sandbox>,
     component: &Arc<LoadedComponent>,
     function: &str,

@@ -27,7 +27,7 @@ pub struct Call {
 }
 
 /// Where a guest's fan-out runs: each call in its own sandbox, its result returned as JSON.
-pub trait FanOut: Send + Sync {
+pub trait FanOut: Send + Sync + std::fmt::Debug {
     /// Queues the calls, in order.
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError>;
 

@@ -266,19 +266,23 @@ pub(crate) fn add_to_linker(
 mod tests {
     use super::*;
 
-    /// The case names of `enum error-kind` in the WIT file, in order.
+    /// The case names of `enum error-kind` in the WIT package, in order, as wit-parser reads
+    /// them (the same parser the guest toolchains use).
     fn wit_error_kinds() -> Vec<String> {
-        let wit = include_str!("../../../wit/wasmdask.wit");
-        let start = wit
-            .find("enum error-kind {")
-            .expect("the WIT declares error-kind");
-        let body = &wit[start..];
-        let body = &body[body.find('{').unwrap() + 1..body.find('}').unwrap()];
-        body.lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with("//"))
-            .map(|line| line.trim_end_matches(',').to_string())
-            .collect()
+        let mut resolve = wit_parser::Resolve::default();
+        resolve
+            .push_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit"))
+            .expect("the WIT package parses");
+        resolve
+            .types
+            .iter()
+            .find_map(|(_, ty)| match (&ty.name, &ty.kind) {
+                (Some(name), wit_parser::TypeDefKind::Enum(e)) if name == "error-kind" => {
+                    Some(e.cases.iter().map(|case| case.name.clone()).collect())
+                }
+                _ => None,
+            })
+            .expect("the WIT declares error-kind")
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::units::{parse_bytes, parse_duration};
-use super::{AuthArgs, Failure, SandboxArgs};
+use super::units::parse_duration;
+use super::{ExecutionArgs, Failure};
 use wasmdask_flyte::execute::normalize_path_arg;
 use wasmdask_runner::execute::{Job, JobFailure};
 
@@ -59,16 +59,8 @@ pub struct ExecuteArgs {
     #[arg(long, value_name = "DURATION", default_value = "120s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
 
-    /// Linear-memory cap of each execution (e.g. 512MiB, 4Gi).
-    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_bytes,
-          help_heading = "Sandbox limits and grants (deny by default)")]
-    pub memory_limit: u64,
-
     #[command(flatten)]
-    pub auth: AuthArgs,
-
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
+    pub exec: ExecutionArgs,
 
     /// The component (`URI[@sha256:HEX]`) and the export to call, after `--`.
     #[arg(last = true, required = true, num_args = 2, value_names = ["COMPONENT", "FUNCTION"])]
@@ -88,15 +80,16 @@ pub(super) fn execute(args: ExecuteArgs) -> Result<(), Failure> {
         component: component.clone(),
         function: function.clone(),
         sandbox: args
+            .exec
             .sandbox
-            .to_config(args.memory_limit)
+            .to_config(args.exec.memory.bytes)
             .map_err(|f| f.message),
         workers: args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1),
-        token: args.auth.token.clone(),
-        tls_ca: args.auth.tls_ca.clone(),
+        token: args.exec.auth.token.clone(),
+        tls_ca: args.exec.auth.tls_ca.clone(),
         connect_timeout: args.connect_timeout,
     };
     let written = wasmdask_runner::execute::execute(&job)?;

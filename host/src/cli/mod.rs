@@ -28,7 +28,7 @@ pub use execute::ExecuteArgs;
 pub use inspect::InspectArgs;
 pub use render::RenderArgs;
 pub use run::RunArgs;
-pub use sandbox_args::SandboxArgs;
+pub use sandbox_args::{ExecutionArgs, SandboxArgs};
 pub use scheduler::SchedulerArgs;
 pub use serialize::SerializeArgs;
 pub use worker::WorkerArgs;

@@ -1,7 +1,6 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::units::parse_bytes;
-use super::{AuthArgs, Failure, SandboxArgs};
+use super::{ExecutionArgs, Failure};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -11,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmdask_cluster::{FailedSubtasks, GuestOutput, Progress};
 use wasmdask_runner::fanout::{ClusterChoice, ClusterGuard};
-use wasmdask_runner::task::{load_component, pick_task, run_root};
+use wasmdask_runner::task::{load_component, pick_task};
 use wasmdask_sandbox::{ExecReport, Sandbox};
 use wasmdask_values as values;
 
@@ -58,16 +57,8 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "scheduler")]
     pub processes: bool,
 
-    /// Linear-memory cap of each execution (e.g. 512MiB, 4Gi, 2e9).
-    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_bytes,
-          help_heading = "Sandbox limits and grants (deny by default)")]
-    pub memory_limit: u64,
-
     #[command(flatten)]
-    pub auth: AuthArgs,
-
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
+    pub exec: ExecutionArgs,
 
     /// Task arguments as KEY=VALUE, after `--`.
     #[arg(last = true, value_name = "KEY=VALUE")]
@@ -75,7 +66,7 @@ pub struct RunArgs {
 }
 
 pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
-    let config = args.sandbox.to_config(args.memory_limit)?;
+    let config = args.exec.sandbox.to_config(args.exec.memory.bytes)?;
     let workers = match args.workers {
         Some(0) => return Err(Failure::usage("--workers must be at least 1")),
         Some(n) => n,
@@ -90,12 +81,12 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let choice = if args.processes {
         ClusterChoice::Processes {
             workers,
-            worker_flags: args.sandbox.to_flags(),
-            memory_limit: args.memory_limit,
+            worker_flags: args.exec.sandbox.to_flags(),
+            memory_limit: args.exec.memory.bytes,
         }
     } else if let Some(address) = &args.scheduler {
         ClusterChoice::Remote {
-            target: args.auth.target(Some(address))?,
+            target: args.exec.auth.target(Some(address))?,
             patience: Duration::ZERO,
         }
     } else {
@@ -103,13 +94,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let cluster = ClusterGuard::start(choice, &sandbox)?;
     let bar = progress_bar(cluster.progress.clone());
-    let report = run_root(
-        &sandbox,
-        &component,
-        &task.name,
-        call_args,
-        cluster.client.clone(),
-    )?;
+    let report = cluster.run(&sandbox, &component, &task.name, call_args)?;
     if let Some(stop) = bar {
         stop.store(true, Ordering::Relaxed);
     }

@@ -1,5 +1,6 @@
 //! The limit and grant flags shared by every command that executes tasks.
 
+use super::AuthArgs;
 use super::Failure;
 use super::units::{parse_bytes, parse_duration};
 use clap::Args;
@@ -34,6 +35,30 @@ pub struct SandboxArgs {
     /// Do not read or write the compiled-component cache.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+/// `--memory-limit` of the commands that run a task themselves (`run`, `execute`). A worker's
+/// differs: it is the whole worker's budget, in Dask's syntax.
+#[derive(Debug, Clone, Args)]
+pub struct TaskMemory {
+    /// Linear-memory cap of each execution (e.g. 512MiB, 4Gi, 2e9).
+    #[arg(long = "memory-limit", value_name = "SIZE", default_value = "1GiB",
+          value_parser = parse_bytes, help_heading = "Sandbox limits and grants (deny by default)")]
+    pub bytes: u64,
+}
+
+/// What every command that runs a task itself (`run`, `execute`) takes: the memory cap, the
+/// sandbox's limits and grants, and the scheduler's token.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutionArgs {
+    #[command(flatten)]
+    pub memory: TaskMemory,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 impl SandboxArgs {

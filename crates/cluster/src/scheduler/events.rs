@@ -55,42 +55,49 @@ pub(super) enum Peer {
 }
 
 impl Peer {
-    pub(super) fn results(self, id: u64, results: Vec<proto::Result>) -> Outgoing {
-        let results = proto::Results { results };
+    /// `payload` in this peer's envelope: a `WorkerCommand` or a `ClientEvent`.
+    fn envelope<T>(
+        self,
+        id: u64,
+        payload: T,
+        to_worker: fn(T) -> proto::worker_command::Cmd,
+        to_client: fn(T) -> proto::client_event::Ev,
+    ) -> Outgoing {
         match self {
             Peer::Worker => Outgoing::ToWorker {
                 id,
                 cmd: WorkerCommand {
-                    cmd: Some(proto::worker_command::Cmd::Results(results)),
+                    cmd: Some(to_worker(payload)),
                 },
             },
             Peer::Client => Outgoing::ToClient {
                 id,
                 ev: ClientEvent {
-                    ev: Some(proto::client_event::Ev::Results(results)),
+                    ev: Some(to_client(payload)),
                 },
             },
         }
+    }
+
+    pub(super) fn results(self, id: u64, results: Vec<proto::Result>) -> Outgoing {
+        self.envelope(
+            id,
+            proto::Results { results },
+            proto::worker_command::Cmd::Results,
+            proto::client_event::Ev::Results,
+        )
     }
 
     pub(super) fn shutdown(self, id: u64, reason: &str) -> Outgoing {
         let shutdown = proto::Shutdown {
             reason: reason.to_string(),
         };
-        match self {
-            Peer::Worker => Outgoing::ToWorker {
-                id,
-                cmd: WorkerCommand {
-                    cmd: Some(proto::worker_command::Cmd::Shutdown(shutdown)),
-                },
-            },
-            Peer::Client => Outgoing::ToClient {
-                id,
-                ev: ClientEvent {
-                    ev: Some(proto::client_event::Ev::Shutdown(shutdown)),
-                },
-            },
-        }
+        self.envelope(
+            id,
+            shutdown,
+            proto::worker_command::Cmd::Shutdown,
+            proto::client_event::Ev::Shutdown,
+        )
     }
 }
 

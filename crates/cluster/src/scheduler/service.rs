@@ -39,6 +39,18 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Files a new connection's channel and tells the state it joined, under one lock, so the
+    /// state's first messages to it (the welcome) find the channel; returns its id.
+    fn join(&self, link: Link, joined: impl FnOnce(u64) -> Event) -> u64 {
+        let mut hub = self.hub.lock();
+        let id = hub.state.next_id();
+        hub.connect(id, link);
+        hub.apply(joined(id));
+        id
+    }
+}
+
 #[tonic::async_trait]
 impl scheduler_server::Scheduler for Shared {
     type WorkStream = BoxStream<WorkerCommand>;
@@ -57,13 +69,7 @@ impl scheduler_server::Scheduler for Shared {
             return Err(Status::invalid_argument("a worker must register first"));
         };
         let name = register.name.clone();
-        let id = {
-            let mut hub = self.hub.lock();
-            let id = hub.state.next_id();
-            hub.connect(id, Link::Worker(tx));
-            hub.apply(Event::WorkerJoined { id, register });
-            id
-        };
+        let id = self.join(Link::Worker(tx), |id| Event::WorkerJoined { id, register });
         let shared = self.clone();
         tokio::spawn(async move {
             let reason = loop {
@@ -85,13 +91,7 @@ impl scheduler_server::Scheduler for Shared {
     ) -> Result<Response<Self::SessionStream>, Status> {
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::unbounded_channel();
-        let id = {
-            let mut hub = self.hub.lock();
-            let id = hub.state.next_id();
-            hub.connect(id, Link::Client(tx));
-            hub.apply(Event::ClientJoined { id });
-            id
-        };
+        let id = self.join(Link::Client(tx), |id| Event::ClientJoined { id });
         let shared = self.clone();
         tokio::spawn(async move {
             while let Ok(Some(message)) = inbound.message().await {

@@ -152,6 +152,7 @@ fn inspect_lists_tasks_with_wit_and_flyte_types() {
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(doc["language"], "rust");
     let tasks = doc["tasks"].as_array().unwrap();
     let sos = tasks
         .iter()
@@ -171,4 +172,9 @@ fn inspect_lists_tasks_with_wit_and_flyte_types() {
 
     let text = wasmdask(&["inspect", EXAMPLE]);
     assert!(stdout(&text).contains("sum-of-squares: func(n: u32) -> result<u64, string>"));
+    assert!(
+        stdout(&text).contains("language   rust"),
+        "{}",
+        stdout(&text)
+    );
 }

@@ -36,6 +36,7 @@ pub fn describe(component: &LoadedComponent) -> serde_json::Value {
     json!({
         "digest": component.digest,
         "size": component.bytes.len(),
+        "language": component.runtime.name(),
         "tasks": component.tasks.iter().map(describe_task).collect::<Vec<_>>(),
         "imports": component.imports,
     })
@@ -62,6 +63,7 @@ fn print_text(path: &std::path::Path, component: &LoadedComponent) {
     println!("component  {}", path.display());
     println!("digest     {}", component.digest);
     println!("size       {} bytes", component.bytes.len());
+    println!("language   {}", component.runtime);
     println!("tasks      {}", component.tasks.len());
     for task in &component.tasks {
         let params: Vec<String> = task

@@ -7,9 +7,11 @@
 
 use crate::error::SystemError;
 use crate::fanout::{ClusterChoice, ClusterGuard};
-use crate::storage::{Location, Storage, StorageError};
+use crate::storage::{Location, StorageError, read_blocking, write_blocking};
 use prost::Message;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::runtime::Runtime;
 use wasmdask_cluster::GuestOutput;
 use wasmdask_cluster::Target;
 use wasmdask_cluster::address::SCHEDULER_ADDRESS_ENV;
@@ -36,7 +38,7 @@ pub struct Job {
     pub sandbox: Result<SandboxConfig, String>,
     /// Worker threads of the embedded cluster (when no scheduler is set).
     pub workers: usize,
-    /// The token and CA for the scheduler at `$DASK_SCHEDULER_ADDRESS`.
+    /// The token of the scheduler at `$DASK_SCHEDULER_ADDRESS`.
     pub token: Option<String>,
     /// CA certificate (PEM) of the scheduler's TLS certificate.
     pub tls_ca: Option<std::path::PathBuf>,
@@ -103,24 +105,22 @@ impl std::fmt::Display for JobFailure {
 ///
 /// Only when neither file could be written (then Flyte sees no result at all).
 pub fn execute(job: &Job) -> Result<Written, SystemError> {
-    let runtime = crate::runtime()?;
+    let runtime = Arc::new(crate::runtime()?);
     let (name, bytes, failure) = match run_job(job, &runtime) {
         Ok(outputs) => (OUTPUTS_FILE, outputs.encode_to_vec(), None),
         Err(f) => (ERROR_FILE, f.document().encode_to_vec(), Some(f)),
     };
     let uri = Location::join(&job.output_prefix, name);
-    runtime
-        .block_on(async { Location::parse(&uri)?.write(bytes).await })
+    write_blocking(&runtime, &uri, bytes)
         .map_err(|e| SystemError::storage(&format!("cannot write {name}"), &e))?;
     Ok(Written { uri, failure })
 }
 
 /// Everything between reading the inputs and having the outputs; any failure is one that
 /// belongs in `error.pb`.
-fn run_job(job: &Job, runtime: &tokio::runtime::Runtime) -> Result<LiteralMap, JobFailure> {
+fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> {
     let component_ref = ComponentRef::parse(&job.component);
-    let bytes = runtime
-        .block_on(async { Location::parse(&component_ref.uri)?.read().await })
+    let bytes = read_blocking(runtime, &component_ref.uri)
         .map_err(|e| SystemError::storage("cannot fetch the component", &e))?;
     let digest = digest_of(&bytes);
     if let Some(expected) = &component_ref.digest
@@ -156,7 +156,7 @@ fn run_job(job: &Job, runtime: &tokio::runtime::Runtime) -> Result<LiteralMap, J
     let inputs = read_inputs(job, runtime, task.params.is_empty())?;
     let call_args = args_from_inputs(&inputs, task).map_err(JobFailure::Task)?;
 
-    let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox)?;
+    let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox, Some(runtime))?;
     let report = cluster.run(&sandbox, &component, &task.name, call_args)?;
     // The runner's log is what Flyte shows: the guest's output belongs there.
     let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
@@ -187,11 +187,7 @@ fn cluster_choice(job: &Job) -> Result<ClusterChoice, SystemError> {
     })
 }
 
-fn read_inputs(
-    job: &Job,
-    runtime: &tokio::runtime::Runtime,
-    no_params: bool,
-) -> Result<LiteralMap, JobFailure> {
+fn read_inputs(job: &Job, runtime: &Runtime, no_params: bool) -> Result<LiteralMap, JobFailure> {
     let bad_input =
         |message: String| JobFailure::Task(TaskError::new(ErrorKind::BadInput, message));
     let Some(uri) = normalize_path_arg(Some(&job.inputs)) else {
@@ -203,7 +199,7 @@ fn read_inputs(
             ))
         };
     };
-    match runtime.block_on(async { Location::parse(&uri)?.read().await }) {
+    match read_blocking(runtime, &uri) {
         Ok(bytes) => LiteralMap::decode(bytes).map_err(|e| {
             bad_input(format!(
                 "{uri} is not a Flyte LiteralMap (inputs.pb written by Flyte or flytekit): {e}"

@@ -6,6 +6,7 @@ use crate::error::SystemError;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
 use wasmdask_cluster::address::TOKEN_ENV;
 use wasmdask_cluster::{FailedSubtasks, LocalCluster, Progress};
 use wasmdask_cluster::{RemoteCluster, RemoteError, Target};
@@ -49,7 +50,7 @@ pub struct ClusterGuard {
     pub failures: Arc<FailedSubtasks>,
     // Dropped in this order: the session, then the processes, then the runtime under them.
     _processes: Option<LocalProcesses>,
-    _runtime: Option<tokio::runtime::Runtime>,
+    _runtime: Option<Arc<Runtime>>,
     _local: Option<LocalCluster>,
 }
 
@@ -60,7 +61,14 @@ impl ClusterGuard {
     ///
     /// `scheduler-unreachable` when no scheduler answered within the patience, `host` when
     /// local processes or the runtime could not start.
-    pub fn start(choice: ClusterChoice, sandbox: &Arc<Sandbox>) -> Result<Self, SystemError> {
+    ///
+    /// A remote session runs on `runtime` when the caller has one (the Flyte job's storage
+    /// runtime), else on a runtime of its own; the guard keeps it alive as long as the session.
+    pub fn start(
+        choice: ClusterChoice,
+        sandbox: &Arc<Sandbox>,
+        runtime: Option<&Arc<Runtime>>,
+    ) -> Result<Self, SystemError> {
         let (target, patience, processes) = match choice {
             ClusterChoice::Embedded { workers } => {
                 let local = LocalCluster::new(sandbox.clone(), workers.max(1));
@@ -84,7 +92,10 @@ impl ClusterGuard {
                 (target, Duration::from_secs(15), Some(spawned))
             }
         };
-        let runtime = crate::runtime()?;
+        let runtime = match runtime {
+            Some(runtime) => runtime.clone(),
+            None => Arc::new(crate::runtime()?),
+        };
         let session = runtime
             .block_on(connect_with_retry(&target, patience))
             .map_err(|e| SystemError {
@@ -104,9 +115,7 @@ impl ClusterGuard {
             _local: None,
         })
     }
-}
 
-impl ClusterGuard {
     /// Runs the root call of `function`, its fan-out going to this cluster (see
     /// [`run_root`](crate::task::run_root)).
     ///

@@ -2,7 +2,7 @@
 //! write, so the runner reads them exactly as in a Flyte execution.
 
 use crate::error::{RunError, SystemError};
-use crate::storage::{Location, Storage};
+use crate::storage::write_blocking;
 use prost::Message;
 use wasmdask_flyte::idl::core::LiteralMap;
 use wasmdask_flyte::literals::inputs_from_vals;
@@ -26,7 +26,6 @@ pub fn inputs_map(task: &TaskSig, pairs: &[String]) -> Result<LiteralMap, RunErr
 /// The storage failure, naming the URI.
 pub fn write_inputs(uri: &str, inputs: &LiteralMap) -> Result<(), SystemError> {
     let runtime = crate::runtime()?;
-    runtime
-        .block_on(async { Location::parse(uri)?.write(inputs.encode_to_vec()).await })
+    write_blocking(&runtime, uri, inputs.encode_to_vec())
         .map_err(|e| SystemError::storage(&format!("cannot write the inputs to {uri}"), &e))
 }

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreScheme, PutPayload};
+use tokio::runtime::Runtime;
 use url::Url;
 
 /// A storage operation that failed, naming the URI.
@@ -194,6 +195,25 @@ impl Storage for Location {
                 source,
             })
     }
+}
+
+/// Reads the whole object at `uri`, blocking on `runtime`: the runner's use cases are
+/// synchronous, and each reads or writes an object at a time.
+///
+/// # Errors
+///
+/// As [`Location::parse`] and [`Storage::read`].
+pub fn read_blocking(runtime: &Runtime, uri: &str) -> Result<Bytes, StorageError> {
+    runtime.block_on(async { Location::parse(uri)?.read().await })
+}
+
+/// Writes the whole object at `uri`, blocking on `runtime` (see [`read_blocking`]).
+///
+/// # Errors
+///
+/// As [`Location::parse`] and [`Storage::write`].
+pub fn write_blocking(runtime: &Runtime, uri: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
+    runtime.block_on(async { Location::parse(uri)?.write(bytes).await })
 }
 
 /// Whether object_store would know `url` if it named a bucket (`s3:///key` names none), so the

@@ -26,21 +26,6 @@ impl ArtifactCache {
         }
     }
 
-    /// The default location: `$WASMDASK_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmdask`, else
-    /// `~/.cache/wasmdask`, else a directory under the system temp dir.
-    pub(crate) fn default_dir() -> PathBuf {
-        if let Some(dir) = std::env::var_os("WASMDASK_CACHE_DIR") {
-            return PathBuf::from(dir);
-        }
-        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-            return PathBuf::from(dir).join("wasmdask");
-        }
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(".cache").join("wasmdask");
-        }
-        std::env::temp_dir().join("wasmdask-cache")
-    }
-
     pub(crate) fn path_for(&self, digest_hex: &str) -> PathBuf {
         self.dir
             .join(format!("{digest_hex}-{}.cwasm", self.engine_key))
@@ -102,9 +87,20 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Where compiled components are cached unless configured otherwise.
+/// Where compiled components are cached unless configured otherwise: `$WASMDASK_CACHE_DIR`,
+/// else `$XDG_CACHE_HOME/wasmdask`, else `~/.cache/wasmdask`, else a directory under the system
+/// temp dir.
 pub fn default_cache_dir() -> PathBuf {
-    ArtifactCache::default_dir()
+    if let Some(dir) = std::env::var_os("WASMDASK_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("wasmdask");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".cache").join("wasmdask");
+    }
+    std::env::temp_dir().join("wasmdask-cache")
 }
 
 #[cfg(test)]

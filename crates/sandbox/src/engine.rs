@@ -1,7 +1,7 @@
 //! The [`Sandbox`]: one wasmtime `Engine` and `Linker` per process, the epoch ticker that
 //! enforces timeouts, the compiled-component registry and the instance permits.
 
-use super::cache::ArtifactCache;
+use super::cache::{ArtifactCache, default_cache_dir};
 use super::component::{self, LoadError, LoadedComponent};
 use super::grants::{Denial, Grants};
 use super::host::{self, HostState};
@@ -38,7 +38,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             limits: Limits::default(),
             grants: Grants::default(),
-            cache_dir: Some(ArtifactCache::default_dir()),
+            cache_dir: Some(default_cache_dir()),
             max_instances: 128,
             pooling: true,
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::units::parse_duration;
-use super::{ExecutionArgs, Failure};
+use super::{ExecutionArgs, Failure, default_workers};
 use wasmdask_flyte::execute::normalize_path_arg;
 use wasmdask_runner::execute::{Job, JobFailure};
 
@@ -84,10 +84,7 @@ pub(super) fn execute(args: ExecuteArgs) -> Result<(), Failure> {
             .sandbox
             .to_config(args.exec.memory.bytes)
             .map_err(|f| f.message),
-        workers: args
-            .workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1),
+        workers: args.workers.unwrap_or_else(default_workers).max(1),
         token: args.exec.auth.token.clone(),
         tls_ca: args.exec.auth.tls_ca.clone(),
         connect_timeout: args.connect_timeout,

@@ -114,12 +114,10 @@ impl Failure {
             ErrorKind::UnknownFunction | ErrorKind::InvalidComponent => 3,
             _ => 1,
         };
-        let mut message = format!("the task failed [{}]: {}", error.kind, error.message);
-        if let Some(detail) = &error.detail {
-            message.push('\n');
-            message.push_str(detail);
+        Failure {
+            code,
+            message: format!("the task failed [{}]: {}", error.kind, error.full_message()),
         }
-        Failure { code, message }
     }
 }
 
@@ -154,6 +152,11 @@ fn absolute_uri(component: &std::path::Path) -> Result<String, Failure> {
     std::path::absolute(component)
         .map(|path| path.display().to_string())
         .map_err(|e| Failure::usage(format!("{}: {e}", component.display())))
+}
+
+/// Threads of an embedded cluster when `--workers` is not given: one per CPU.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Runs a parsed command.

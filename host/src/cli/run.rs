@@ -1,6 +1,6 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::{ExecutionArgs, Failure};
+use super::{ExecutionArgs, Failure, default_workers};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -70,7 +70,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let workers = match args.workers {
         Some(0) => return Err(Failure::usage("--workers must be at least 1")),
         Some(n) => n,
-        None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        None => default_workers(),
     };
     let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
     let component = load_component(&sandbox, &args.component)?;
@@ -92,7 +92,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     } else {
         ClusterChoice::Embedded { workers }
     };
-    let cluster = ClusterGuard::start(choice, &sandbox)?;
+    let cluster = ClusterGuard::start(choice, &sandbox, None)?;
     let bar = progress_bar(cluster.progress.clone());
     let report = cluster.run(&sandbox, &component, &task.name, call_args)?;
     if let Some(stop) = bar {

@@ -52,7 +52,7 @@ fn per_execution(pooling: bool) -> Duration {
     let params = &component.task("square").expect("square").params;
     let args = values::args_from_json(&serde_json::json!([7]), params).expect("args");
     time_per_iter(Duration::from_secs(2), || {
-        let report = sandbox.execute(&component, "square", args.clone(), None);
+        let report = sandbox.execute(&component, "square", args.clone(), None, 0);
         assert!(report.outcome.is_ok());
     })
 }
@@ -62,7 +62,7 @@ fn kernel_in_sandbox(seed: u64, rounds: u32) -> (u64, Duration) {
     let params = &component.task("hash-rounds").expect("hash-rounds").params;
     let args = values::args_from_json(&serde_json::json!([seed, rounds]), params).expect("args");
     let started = Instant::now();
-    let report = sandbox.execute(&component, "hash-rounds", args, None);
+    let report = sandbox.execute(&component, "hash-rounds", args, None, 0);
     let elapsed = started.elapsed();
     let value = match report.outcome {
         Ok(Some(v)) => values::from_val(&v).as_u64().expect("u64"),

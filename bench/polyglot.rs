@@ -57,7 +57,7 @@ fn measure(path: &str) -> Row {
     let mut instantiate = Duration::ZERO;
     let mut execution = Duration::ZERO;
     for round in 0..2 * EXECUTIONS {
-        let report = sandbox.execute(&cached, "square", args.clone(), None);
+        let report = sandbox.execute(&cached, "square", args.clone(), None, 0);
         assert!(report.outcome.is_ok(), "{path}: {:?}", report.outcome);
         if round >= EXECUTIONS {
             instantiate += report.instantiate_time;

@@ -68,7 +68,7 @@ pub fn execute_on(
     let (sandbox, component, name) = (sandbox.clone(), component.clone(), task.name.clone());
     std::thread::Builder::new()
         .stack_size(16 << 20)
-        .spawn(move || sandbox.execute(&component, &name, vals, Some(client)))
+        .spawn(move || sandbox.execute(&component, &name, vals, Some(client), 0))
         .expect("spawn")
         .join()
         .expect("execute does not panic")

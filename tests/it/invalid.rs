@@ -48,7 +48,7 @@ fn an_unknown_function_lists_the_exports() {
     let error = faults.task("no-such-task").unwrap_err();
     assert_eq!(error.kind, ErrorKind::UnknownFunction);
     assert!(error.message.contains("spin"), "{}", error.message);
-    let report = sandbox.execute(&faults, "no-such-task", vec![], None);
+    let report = sandbox.execute(&faults, "no-such-task", vec![], None, 0);
     assert_eq!(report.outcome.unwrap_err().kind, ErrorKind::UnknownFunction);
 }
 

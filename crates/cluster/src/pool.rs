@@ -254,9 +254,11 @@ impl PoolInner {
             component,
             function,
             args,
-            ..
+            depth,
         } = call;
-        let report = self.sandbox.execute(&component, &function, args, fanout);
+        let report = self
+            .sandbox
+            .execute(&component, &function, args, fanout, depth);
         if let Some(observer) = self.observer.get() {
             observer.executed(&function, &report);
         }

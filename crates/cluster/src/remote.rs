@@ -324,7 +324,11 @@ impl FanOut for RemoteCluster {
                 key,
                 digest: call.component.digest.clone(),
                 function: call.function,
-                args_json: call.args_json,
+                args_json: serde_json::Value::Array(
+                    call.args.iter().map(wasmdask_values::from_val).collect(),
+                )
+                .to_string(),
+                depth: call.depth,
             });
         }
         let n = wire.len() as u64;

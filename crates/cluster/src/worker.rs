@@ -276,7 +276,7 @@ async fn assign(
                 function: task.name.clone(),
                 component: component.clone(),
                 args,
-                args_json: call.args_json,
+                depth: call.depth,
             })
         });
         match prepared {

@@ -50,7 +50,7 @@ pub(crate) fn run_root(
             let sandbox = sandbox.clone();
             let component = component.clone();
             let function = function.to_string();
-            move || sandbox.execute(&component, &function, args, Some(fanout))
+            move || sandbox.execute(&component, &function, args, Some(fanout), 0)
         })
         .map_err(|e| SystemError::host(format!("cannot start the task thread: {e}")))?;
     root.join().map_err(|_| SystemError {

@@ -38,13 +38,15 @@ pub struct ExecReport {
 
 impl Sandbox {
     /// Runs `function` with `args` in a fresh sandbox. Never panics on guest behaviour; every
-    /// failure is in `outcome`.
+    /// failure is in `outcome`. `depth` is the execution's place in the fan-out tree (0 for a
+    /// root task, [`Call::depth`](crate::Call::depth) for a call); its own calls get `depth + 1`.
     pub fn execute(
         &self,
         component: &Arc<LoadedComponent>,
         function: &str,
         args: Vec<Val>,
         cluster: Option<Arc<dyn FanOut>>,
+        depth: u32,
     ) -> ExecReport {
         let started = Instant::now();
         let limits = &self.config.limits;
@@ -84,7 +86,12 @@ impl Sandbox {
             denials: denials.clone(),
             logs: Vec::new(),
             logs_dropped: 0,
-            fanout: GuestCalls::new(cluster, component.clone(), started + limits.timeout),
+            fanout: GuestCalls::new(
+                cluster,
+                component.clone(),
+                started + limits.timeout,
+                depth,
+            ),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -20,10 +20,13 @@ pub struct Call {
     pub component: Arc<LoadedComponent>,
     /// The export's canonical (WIT) name.
     pub function: String,
-    /// The arguments as parsed, for executors in this process.
+    /// The arguments, checked against the export's parameter types. Executors in other
+    /// processes send them in the binary value encoding (`wasmdask_values::encode_args`).
     pub args: Vec<Val>,
-    /// The arguments in the documented JSON encoding, for executors elsewhere.
-    pub args_json: String,
+    /// How deep in the fan-out tree the call sits: the calls of a root task are depth 1, theirs
+    /// depth 2, … Schedulers run deeper calls first, so a tree finishes the branches it started
+    /// before it starts new ones and the parents waiting in `gather` stay few.
+    pub depth: u32,
 }
 
 /// Where a guest's fan-out runs: each call in its own sandbox, its result returned as JSON.

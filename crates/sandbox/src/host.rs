@@ -49,6 +49,8 @@ pub(crate) struct GuestCalls {
     pub(crate) cluster: Option<Arc<dyn FanOut>>,
     pub(crate) component: Arc<LoadedComponent>,
     pub(crate) deadline: Instant,
+    /// The execution's depth in the fan-out tree; its calls are one deeper.
+    depth: u32,
     pending: HashMap<u64, Pending>,
     next_id: u64,
     /// Sum of `submit`/`map` calls, reported for progress and metrics.
@@ -60,11 +62,13 @@ impl GuestCalls {
         cluster: Option<Arc<dyn FanOut>>,
         component: Arc<LoadedComponent>,
         deadline: Instant,
+        depth: u32,
     ) -> Self {
         GuestCalls {
             cluster,
             component,
             deadline,
+            depth,
             pending: HashMap::new(),
             next_id: 1,
             submitted: 0,
@@ -81,8 +85,8 @@ impl GuestCalls {
         };
         let task = self.component.task(function)?;
         let mut calls = Vec::with_capacity(args.len());
-        for (i, args_json) in args.into_iter().enumerate() {
-            let json: serde_json::Value = serde_json::from_str(&args_json).map_err(|e| {
+        for (i, args_json) in args.iter().enumerate() {
+            let json: serde_json::Value = serde_json::from_str(args_json).map_err(|e| {
                 TaskError::new(
                     ErrorKind::BadInput,
                     format!(
@@ -101,7 +105,7 @@ impl GuestCalls {
                 component: self.component.clone(),
                 function: task.name.clone(),
                 args,
-                args_json,
+                depth: self.depth + 1,
             });
         }
         let pending = cluster.submit(calls)?;

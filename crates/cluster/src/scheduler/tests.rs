@@ -75,6 +75,7 @@ fn call(key: u64, digest: &str, function: &str) -> proto::Call {
         digest: digest.to_string(),
         function: function.to_string(),
         args_json: "[]".to_string(),
+        depth: 1,
     }
 }
 

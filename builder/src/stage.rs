@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! wit/build.wit                    package wasmdask:build;
-//!                                  world <name> { include <author's world>; include wasmdask:task/imports@0.1.0; }
+//!                                  world <name> { include <author's world>; include wasmdask:task/imports@<version>; }
 //! wit/deps/author/*.wit            the author's wit/*.wit
 //! wit/deps/<dep>                   the author's wit/deps/*, if any
 //! wit/deps/wasmdask-task/*.wit     the wasmdask package, embedded in this crate
@@ -21,8 +21,17 @@ use wit_parser::Resolve;
 
 /// The wasmdask WIT package, from the repository's `wit/` (never copied into the repository).
 const WASMDASK_WIT: &str = include_str!("../../wit/wasmdask.wit");
-/// The world every task world is merged with.
-const IMPORTS_WORLD: &str = "wasmdask:task/imports@0.1.0";
+/// The world every task world is merged with, at the version the package declares.
+fn imports_world() -> String {
+    let version = WASMDASK_WIT
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("package wasmdask:task@")?
+                .strip_suffix(';')
+        })
+        .expect("wit/wasmdask.wit declares `package wasmdask:task@<version>;`");
+    format!("wasmdask:task/imports@{version}")
+}
 /// The package of the generated wrapper world.
 const WRAPPER_PACKAGE: &str = "wasmdask:build";
 
@@ -94,8 +103,10 @@ impl Staging {
             &wit.join("build.wit"),
             &format!(
                 "package {WRAPPER_PACKAGE};\n\nworld {} {{\n    include {};\n    include \
-                 {IMPORTS_WORLD};\n}}\n",
-                world.name, world.include
+                 {};\n}}\n",
+                world.name,
+                world.include,
+                imports_world()
             ),
         )?;
         write(&deps.join("wasmdask-task/wasmdask.wit"), WASMDASK_WIT)?;

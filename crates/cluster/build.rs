@@ -7,6 +7,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // Values are shared, not copied, between the pool, the chunker and the wire.
+        .bytes(".wasmdask.cluster.v1.Call.args")
+        .bytes(".wasmdask.cluster.v1.Result.value")
         .compile_fds(cluster)?;
     Ok(())
 }

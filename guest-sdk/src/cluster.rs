@@ -1,8 +1,8 @@
 //! Typed fan-out: run calls of this component's own exports as separate tasks on the cluster.
 //!
-//! The host's `cluster` interface speaks JSON text (see the value encoding in
-//! `wit/wasmdask.wit`); this module turns Rust values into that text with serde and back, so a
-//! task reads like ordinary Rust:
+//! Arguments and results travel in the host's binary value encoding (the postcard wire format,
+//! see `wit/wasmdask.wit`): serde turns Rust values into it and back, so a task reads like
+//! ordinary Rust and a `Vec<f64>` or `Vec<u8>` crosses as its bytes, not as text:
 //!
 //! ```ignore
 //! let squares: Vec<u64> = cluster::map_gather("square", (1..=n).map(|x: u64| (x,)))?;
@@ -10,27 +10,28 @@
 //!
 //! # Arguments
 //!
-//! The arguments of one call must encode as a JSON **array** (positional: a tuple, `(x,)` for a
-//! single argument, `()` for none) or a JSON **object** (named: a struct or map keyed by
-//! parameter name). Anything else (a bare number, a string) is rejected here with
-//! [`ErrorKind::BadInput`] before it reaches the host, because the host could not tell a single
-//! `list<T>` argument from a list of positional arguments.
+//! The arguments of one call are a tuple in parameter order (`(x,)` for a single argument, `()`
+//! for none) or a struct whose fields are the parameters **in order**: the binary encoding is
+//! positional, field names are not sent.
 //!
 //! # Results
 //!
-//! A result is decoded into the Rust type the [`Call`] was made with. A few encoding details
-//! matter when choosing that type:
+//! A result is decoded into the Rust type the [`Call`] was made with, which must mirror the WIT
+//! type: record fields and enum/variant cases in WIT order (names do not matter), `Option` for
+//! `option`, a tuple for `tuple`. An export returning `result<T, E>` reports its `err` as a
+//! [`TaskError`] of kind [`ErrorKind::GuestError`], and its `ok` value decodes into `T`.
+//! Non-finite floats cross unchanged.
 //!
-//! - records arrive keyed by their WIT (kebab-case) field names: put
-//!   `#[serde(rename_all = "kebab-case")]` on multi-word structs;
-//! - variants and enums arrive as `"case"` / `{"case": payload}`: serde's default externally
-//!   tagged enums with `#[serde(rename_all = "kebab-case")]`;
-//! - an export returning `result<T, E>` reports its `err` as a [`TaskError`] of kind
-//!   [`ErrorKind::GuestError`]; its `ok` value decodes into `T` directly (a `{"ok": value}`
-//!   wrapper is unwrapped), or into a Rust `Result<T, E>` if you ask for one;
-//! - non-finite floats travel as the strings `"NaN"`, `"inf"`, `"-inf"`, which a plain `f64`
-//!   does not accept (and serde_json encodes a non-finite `f64` argument as `null`): keep floats
-//!   that may be non-finite out of cluster calls or give them a custom serde representation.
+//! [`gather`] waits for all its calls first and then takes the results one at a time, so only one
+//! encoded result is in the guest's memory next to the decoded ones: a task can gather results
+//! whose encoded total would not fit twice.
+//!
+//! # JSON
+//!
+//! [`submit_json`], [`map_json`] and [`gather_json`] use the JSON encoding instead (records keyed
+//! by their WIT kebab-case names, variants as `"case"` / `{"case": payload}`): slower, but
+//! field and case order do not matter. Handles are the same either way: a call submitted as JSON
+//! can be gathered as binary and the other way round.
 
 use std::any::type_name;
 use std::fmt;
@@ -89,18 +90,18 @@ impl<R> fmt::Debug for Call<R> {
     }
 }
 
-/// Submits one call of the export `function` with `args` (a tuple or a struct, see the module
-/// docs) and returns its handle at once.
+/// Submits one call of the export `function` with `args` (a tuple or a struct whose fields are
+/// the parameters in order, see the module docs) and returns its handle at once.
 ///
 /// Fails right away, without running anything, when the arguments cannot be encoded or the host
-/// knows the call can never succeed (an unknown export, arguments of the wrong shape).
+/// knows the call can never succeed (an unknown export, arguments that do not fit its types).
 pub fn submit<A: Serialize, R: DeserializeOwned>(
     function: &str,
     args: A,
 ) -> Result<Call<R>, TaskError> {
-    let args = encode_args(function, &args)?;
+    let args = encode_binary_args(function, &args)?;
     crate::link_imports();
-    let id = wit::submit(function, &args)?;
+    let id = wit::submit_binary(function, &args)?;
     Ok(Call {
         id,
         function: function.into(),
@@ -118,27 +119,109 @@ pub fn map<A: Serialize, R: DeserializeOwned>(
 ) -> Result<Vec<Call<R>>, TaskError> {
     let args = args
         .into_iter()
-        .map(|args| encode_args(function, &args))
+        .map(|args| encode_binary_args(function, &args))
         .collect::<Result<Vec<_>, _>>()?;
     crate::link_imports();
-    let ids = wit::map(function, &args)?;
-    let function: Arc<str> = function.into();
-    Ok(ids
-        .into_iter()
-        .map(|id| Call {
-            id,
-            function: Arc::clone(&function),
-            _marker: PhantomData,
-        })
-        .collect())
+    let ids = wit::map_binary(function, &args)?;
+    Ok(handles(function, ids))
 }
 
 /// Waits for `calls` and returns their outcomes in the same order.
 ///
 /// Each outcome is independent: one failed call does not hide the others' results. A result that
 /// does not decode into `R` becomes a [`TaskError`] of kind [`ErrorKind::BadInput`] that names
-/// the export, the Rust type and the JSON received.
+/// the export and the Rust type.
 pub fn gather<R: DeserializeOwned>(
+    calls: impl IntoIterator<Item = Call<R>>,
+) -> Vec<Result<R, TaskError>> {
+    gather_iter(calls).collect()
+}
+
+/// Waits for `calls`, then hands out their outcomes in order, one at a time: each result is
+/// copied into the guest and decoded only when the iterator reaches it.
+///
+/// This is how a task reduces more data than fits its memory: fold over the iterator and drop
+/// each value before taking the next, and only one result is held at a time.
+///
+/// ```ignore
+/// let calls: Vec<Call<Vec<f64>>> = cluster::map("chunk", (0..64).map(|i| (i,)))?;
+/// let mut total = 0.0;
+/// for chunk in cluster::gather_iter(calls) {
+///     total += chunk?.iter().sum::<f64>();
+/// }
+/// ```
+pub fn gather_iter<R: DeserializeOwned>(
+    calls: impl IntoIterator<Item = Call<R>>,
+) -> impl Iterator<Item = Result<R, TaskError>> {
+    let calls: Vec<Call<R>> = calls.into_iter().collect();
+    if !calls.is_empty() {
+        let ids: Vec<u64> = calls.iter().map(|call| call.id).collect();
+        crate::link_imports();
+        wit::wait(&ids);
+    }
+    calls.into_iter().map(|call| {
+        let bytes = wit::take(call.id)?;
+        decode_binary(&call.function, &bytes)
+    })
+}
+
+/// [`map`] then [`gather`]: the common "run this export over these inputs" step.
+///
+/// Returns the results in input order, or the first failure in input order (the other calls
+/// have still run to completion).
+pub fn map_gather<A: Serialize, R: DeserializeOwned>(
+    function: &str,
+    args: impl IntoIterator<Item = A>,
+) -> Result<Vec<R>, TaskError> {
+    gather(map(function, args)?).into_iter().collect()
+}
+
+/// [`submit`] with the arguments as JSON: a tuple (positional) or a struct keyed by parameter
+/// name, in any order.
+pub fn submit_json<A: Serialize, R: DeserializeOwned>(
+    function: &str,
+    args: A,
+) -> Result<Call<R>, TaskError> {
+    let args = encode_args(function, &args)?;
+    crate::link_imports();
+    let id = wit::submit(function, &args)?;
+    Ok(Call {
+        id,
+        function: function.into(),
+        _marker: PhantomData,
+    })
+}
+
+/// [`map`] with the arguments as JSON (see [`submit_json`]).
+pub fn map_json<A: Serialize, R: DeserializeOwned>(
+    function: &str,
+    args: impl IntoIterator<Item = A>,
+) -> Result<Vec<Call<R>>, TaskError> {
+    let args = args
+        .into_iter()
+        .map(|args| encode_args(function, &args))
+        .collect::<Result<Vec<_>, _>>()?;
+    crate::link_imports();
+    let ids = wit::map(function, &args)?;
+    Ok(handles(function, ids))
+}
+
+/// The handles of calls of `function`.
+fn handles<R>(function: &str, ids: Vec<u64>) -> Vec<Call<R>> {
+    let function: Arc<str> = function.into();
+    ids.into_iter()
+        .map(|id| Call {
+            id,
+            function: Arc::clone(&function),
+            _marker: PhantomData,
+        })
+        .collect()
+}
+
+/// [`gather`] with the results as JSON: records keyed by name, and a `result<T, E>` export's
+/// value decodes into `T` or into a Rust `Result<T, E>`. A result that does not decode names the
+/// JSON received.
+pub fn gather_json<R: DeserializeOwned>(
     calls: impl IntoIterator<Item = Call<R>>,
 ) -> Vec<Result<R, TaskError>> {
     let calls: Vec<Call<R>> = calls.into_iter().collect();
@@ -158,17 +241,6 @@ pub fn gather<R: DeserializeOwned>(
         .collect()
 }
 
-/// [`map`] then [`gather`]: the common "run this export over these inputs" step.
-///
-/// Returns the results in input order, or the first failure in input order (the other calls
-/// have still run to completion).
-pub fn map_gather<A: Serialize, R: DeserializeOwned>(
-    function: &str,
-    args: impl IntoIterator<Item = A>,
-) -> Result<Vec<R>, TaskError> {
-    gather(map(function, args)?).into_iter().collect()
-}
-
 fn bad_input(message: String) -> TaskError {
     TaskError::new(ErrorKind::BadInput, message)
 }
@@ -180,6 +252,35 @@ fn missing_result() -> TaskError {
         ErrorKind::Lost,
         "the host returned no result for this call (fewer results than calls were gathered)",
     )
+}
+
+/// Encodes the arguments of one call in the binary encoding: the parameters one after another.
+fn encode_binary_args<A: Serialize>(function: &str, args: &A) -> Result<Vec<u8>, TaskError> {
+    postcard::to_allocvec(args).map_err(|error| {
+        bad_input(format!(
+            "cannot encode the arguments of `{function}` in the binary encoding: {error}"
+        ))
+    })
+}
+
+/// Decodes a result of `function` in the binary encoding into `R`, all of its bytes.
+fn decode_binary<R: DeserializeOwned>(function: &str, bytes: &[u8]) -> Result<R, TaskError> {
+    let mismatch = |what: String| {
+        bad_input(format!(
+            "the result of `{function}` does not decode into `{}`: {what}; the Rust type must \
+             mirror the export's WIT result type (record fields and cases in WIT order)",
+            type_name::<R>()
+        ))
+    };
+    match postcard::take_from_bytes::<R>(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(mismatch(format!(
+            "{} of its {} bytes are left over",
+            rest.len(),
+            bytes.len()
+        ))),
+        Err(error) => Err(mismatch(error.to_string())),
+    }
 }
 
 /// Encodes the arguments of one call as the JSON array or object the host expects.
@@ -324,6 +425,36 @@ mod tests {
         assert!(error.message.contains("`square`"), "{error}");
         assert!(error.message.contains("`u64`"), "{error}");
         assert!(error.message.contains("forty-two"), "{error}");
+    }
+
+    #[test]
+    fn binary_arguments_are_positional() {
+        assert_eq!(
+            encode_binary_args("f", &(300u64, "a")).unwrap(),
+            [0xac, 0x02, 1, b'a']
+        );
+        assert_eq!(encode_binary_args("f", &()).unwrap(), Vec::<u8>::new());
+        assert_eq!(
+            encode_binary_args("f", &Named { start: 1, count: 2 }).unwrap(),
+            [1, 2]
+        );
+    }
+
+    #[test]
+    fn binary_results_decode_whole_or_name_the_mismatch() {
+        let floats = vec![1.5f64, f64::INFINITY];
+        let bytes = postcard::to_allocvec(&floats).unwrap();
+        assert_eq!(decode_binary::<Vec<f64>>("f", &bytes), Ok(floats));
+        assert_eq!(decode_binary::<()>("f", &[]), Ok(()));
+        let error = decode_binary::<u8>("square", &[1, 2]).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::BadInput);
+        assert!(error.message.contains("`square`"), "{error}");
+        assert!(
+            error.message.contains("1 of its 2 bytes are left over"),
+            "{error}"
+        );
+        let error = decode_binary::<String>("f", &[5, b'a']).unwrap_err();
+        assert!(error.message.contains("`alloc::string::String`"), "{error}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod distributed;
 
 mod cache;
 mod cli;
+mod data;
 mod fanout;
 mod faults;
 mod flyte;
@@ -16,3 +17,4 @@ mod k8s;
 mod observability;
 mod polyglot;
 mod roundtrip;
+mod trees;

@@ -14,6 +14,7 @@
 mod activity;
 pub mod address;
 mod auth;
+mod chunk;
 mod guest_output;
 mod local;
 mod pool;

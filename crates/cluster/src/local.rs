@@ -1,7 +1,7 @@
 //! The embedded cluster: a [`Pool`] in this process whose calls fan out into the same pool.
 
 use super::guest_output::FailedSubtasks;
-use super::pool::{Done, Pool, PoolInner, Progress};
+use super::pool::{Done, Job, Pool, PoolInner, Progress};
 use std::sync::{Arc, Weak};
 use wasmdask_sandbox::Sandbox;
 use wasmdask_sandbox::{Call, FanOut, Pending};
@@ -66,7 +66,7 @@ impl FanOut for LocalSubmit {
             ));
         };
         let mut pending = Vec::with_capacity(calls.len());
-        let jobs: Vec<(Call, Done)> = calls
+        let jobs: Vec<Job> = calls
             .into_iter()
             .map(|call| {
                 let p = Pending::new();
@@ -78,7 +78,11 @@ impl FanOut for LocalSubmit {
                     }
                     p.complete(finished.outcome)
                 });
-                (call, done)
+                Job {
+                    call,
+                    done,
+                    key: None,
+                }
             })
             .collect();
         pool.push(jobs);

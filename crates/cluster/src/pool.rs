@@ -3,33 +3,57 @@
 //! Used by the embedded cluster and by `wasmdask worker`. A call that waits for its own
 //! subtasks lends its slot to the pool while it waits (Dask's `secede`/`rejoin`), starting an
 //! extra thread when no idle one is left, so nested fan-out never deadlocks on a full pool.
+//!
+//! The queue runs deeper calls first (first come, first served among equals): a fan-out tree
+//! finishes the branches it started before it starts new ones, so the parents waiting for
+//! their subtasks stay about slots × depth instead of growing with the tree's width.
 
 use super::guest_output::GuestOutput;
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 use wasmdask_sandbox::TaskError;
 use wasmdask_sandbox::{Call, FanOut, Pending};
 use wasmdask_sandbox::{ExecReport, Sandbox};
-use wasmdask_values as values;
 
 thread_local! {
     /// The pool this thread belongs to (its address), so `gather` knows whether it holds a slot.
     static POOL_OF_THREAD: Cell<usize> = const { Cell::new(0) };
+    /// The key of the job this thread runs, under which its secede and rejoin are reported.
+    static KEY_OF_THREAD: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// What to do with a finished call.
 pub(crate) type Done = Box<dyn FnOnce(Finished) + Send>;
 
-/// A finished call: its JSON result or error and, when it failed, the tails of what it wrote
+/// A call for the pool and what to do when it finishes.
+pub(crate) struct Job {
+    pub(crate) call: Call,
+    pub(crate) done: Done,
+    /// The scheduler's key of a worker's task: the [`Secessions`] listener hears the task
+    /// secede and rejoin under it. `None` in the embedded cluster, which has no scheduler.
+    pub(crate) key: Option<u64>,
+}
+
+/// Hears when a keyed job waits for its subtasks without its slot (`secede`) and when it runs
+/// again (`rejoin`); a worker tells its scheduler, which then does not count the job toward
+/// what the worker may hold.
+pub(crate) trait Secessions: Send + Sync {
+    fn seceded(&self, key: u64);
+    fn rejoined(&self, key: u64);
+}
+
+/// A finished call: its result (binary encoding) or error and, when it failed, the tails of what it wrote
 /// (see [`GuestOutput::tail_of`]), so the error reaches its submitter with the evidence.
 #[derive(Debug)]
 pub(crate) struct Finished {
     pub function: String,
-    pub outcome: Result<String, TaskError>,
+    pub outcome: Result<Bytes, TaskError>,
     pub output: GuestOutput,
 }
 
@@ -72,11 +96,15 @@ pub(crate) struct PoolInner {
     /// Where the nested fan-out of this pool's calls goes.
     fanout: OnceLock<Arc<dyn FanOut>>,
     observer: OnceLock<Arc<dyn Observer>>,
+    secessions: OnceLock<Arc<dyn Secessions>>,
 }
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(Call, Done)>,
+    /// Deepest first, then in order of arrival.
+    queue: BTreeMap<(Reverse<u32>, u64), Job>,
+    /// Jobs queued so far: the arrival order that breaks ties between equal depths.
+    arrived: u64,
     /// Calls executing and not waiting in `gather`.
     running: usize,
     threads: usize,
@@ -98,6 +126,7 @@ impl Pool {
                 progress: Arc::default(),
                 fanout: OnceLock::new(),
                 observer: OnceLock::new(),
+                secessions: OnceLock::new(),
             }),
         }
     }
@@ -116,8 +145,13 @@ impl Pool {
         let _ = self.inner.observer.set(observer);
     }
 
+    /// Sets who hears keyed jobs secede and rejoin (once).
+    pub(crate) fn set_secessions(&self, listener: Arc<dyn Secessions>) {
+        let _ = self.inner.secessions.set(listener);
+    }
+
     /// Queues calls; `done` runs on the pool thread when each finishes.
-    pub(crate) fn push(&self, jobs: Vec<(Call, Done)>) {
+    pub(crate) fn push(&self, jobs: Vec<Job>) {
         self.inner.push(jobs);
     }
 
@@ -161,10 +195,14 @@ impl PoolInner {
         self as *const PoolInner as usize
     }
 
-    pub(crate) fn push(self: &Arc<Self>, jobs: Vec<(Call, Done)>) {
+    pub(crate) fn push(self: &Arc<Self>, jobs: Vec<Job>) {
         let n = jobs.len();
         let mut state = self.state.lock();
-        state.queue.extend(jobs);
+        for job in jobs {
+            let priority = (Reverse(job.call.depth), state.arrived);
+            state.arrived += 1;
+            state.queue.insert(priority, job);
+        }
         self.progress
             .submitted
             .fetch_add(n as u64, Ordering::Relaxed);
@@ -215,7 +253,7 @@ impl PoolInner {
         POOL_OF_THREAD.with(|p| p.set(self.id()));
         self.state.lock().starting -= 1;
         loop {
-            let (call, done) = {
+            let Job { call, done, key } = {
                 let mut state = self.state.lock();
                 loop {
                     if state.shutdown {
@@ -223,7 +261,7 @@ impl PoolInner {
                         return;
                     }
                     if state.running < self.slots
-                        && let Some(job) = state.queue.pop_front()
+                        && let Some((_, job)) = state.queue.pop_first()
                     {
                         state.running += 1;
                         break job;
@@ -233,6 +271,7 @@ impl PoolInner {
                     state.idle -= 1;
                 }
             };
+            KEY_OF_THREAD.set(key);
             let finished = self.run_call(call);
             match &finished.outcome {
                 Ok(_) => self.progress.done.fetch_add(1, Ordering::Relaxed),
@@ -266,17 +305,18 @@ impl PoolInner {
             Ok(_) => GuestOutput::default(),
             Err(_) => GuestOutput::tail_of(&report),
         };
+        let outcome = report
+            .outcome
+            .and_then(|value| component.task(&function)?.encode_output(value.as_ref()));
         Finished {
             function,
-            outcome: report.outcome.map(|value| match value {
-                Some(v) => values::from_val(&v).to_string(),
-                None => "null".to_string(),
-            }),
+            outcome,
             output,
         }
     }
 
-    /// Lends the calling thread's slot to queued work while it blocks in `wait`.
+    /// Lends the calling thread's slot to queued work while it blocks in `wait`, and tells the
+    /// [`Secessions`] listener when the job has a key.
     fn while_blocked<T>(self: &Arc<Self>, wait: impl FnOnce() -> T) -> T {
         if POOL_OF_THREAD.with(Cell::get) != self.id() {
             return wait();
@@ -287,9 +327,18 @@ impl PoolInner {
             self.top_up(&mut state);
             self.work.notify_one();
         }
+        let listener = KEY_OF_THREAD
+            .get()
+            .and_then(|key| Some((key, self.secessions.get()?)));
+        if let Some((key, listener)) = listener {
+            listener.seceded(key);
+        }
         let result = wait();
         // rejoin: may briefly exceed the slot count, like Dask.
         self.state.lock().running += 1;
+        if let Some((key, listener)) = listener {
+            listener.rejoined(key);
+        }
         result
     }
 }
@@ -307,7 +356,7 @@ impl FanOut for Seceding {
         self.upstream.submit(calls)
     }
 
-    fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<String, TaskError>> {
+    fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<Bytes, TaskError>> {
         let all_done = pending.iter().all(Pending::is_done);
         match self.pool.upgrade() {
             Some(pool) if !all_done => {

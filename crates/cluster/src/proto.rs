@@ -18,6 +18,7 @@ mod generated {
 pub(crate) use generated::*;
 
 use crate::guest_output::GuestOutput as LibOutput;
+use bytes::Bytes;
 use wasmdask_sandbox::{ErrorKind as LibKind, LogLine as LibLogLine, TaskError as LibError};
 
 /// Something a peer sent that this build cannot read. The scheduler, its workers and its clients
@@ -140,14 +141,15 @@ impl From<TaskError> for LibError {
 }
 
 impl Result {
-    pub(crate) fn from_outcome(key: u64, outcome: std::result::Result<String, LibError>) -> Self {
+    pub(crate) fn from_outcome(key: u64, outcome: std::result::Result<Bytes, LibError>) -> Self {
         Result {
             key,
             outcome: Some(match outcome {
-                Ok(json) => result::Outcome::ValueJson(json),
+                Ok(value) => result::Outcome::Value(value),
                 Err(e) => result::Outcome::Error((&e).into()),
             }),
             output: None,
+            more: false,
         }
     }
 
@@ -159,9 +161,9 @@ impl Result {
         self
     }
 
-    pub(crate) fn into_outcome(self) -> std::result::Result<String, LibError> {
+    pub(crate) fn into_outcome(self) -> std::result::Result<Bytes, LibError> {
         match self.outcome {
-            Some(result::Outcome::ValueJson(json)) => Ok(json),
+            Some(result::Outcome::Value(value)) => Ok(value),
             Some(result::Outcome::Error(e)) => Err(e.into()),
             None => Err(ProtocolError::EmptyResult.into()),
         }
@@ -282,6 +284,7 @@ mod tests {
             key: 1,
             outcome: None,
             output: None,
+            more: false,
         };
         let error = empty.into_outcome().unwrap_err();
         assert_eq!(error.kind, LibKind::InvalidComponent);
@@ -294,6 +297,7 @@ mod tests {
             key: 2,
             outcome: Some(result::Outcome::Error(wire_error(-3))),
             output: None,
+            more: false,
         };
         let error = unknown.into_outcome().unwrap_err();
         assert!(error.message.contains("unknown error kind -3"), "{error}");

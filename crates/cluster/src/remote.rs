@@ -4,6 +4,7 @@
 use super::Progress;
 use super::address::{self, AddressError, SchedulerAddress};
 use super::auth::SendToken;
+use super::chunk::{self, Joiners};
 use super::guest_output::FailedSubtasks;
 use super::proto::{self, scheduler_client::SchedulerClient};
 use super::scheduler::MAX_MESSAGE_BYTES;
@@ -223,10 +224,13 @@ impl RemoteCluster {
         let outstanding = Arc::new(Outstanding::default());
         let reader = outstanding.clone();
         tokio::spawn(async move {
+            let mut joiners = Joiners::default();
             let reason = loop {
                 match inbound.message().await {
                     Ok(Some(event)) => match event.ev {
-                        Some(proto::client_event::Ev::Results(r)) => reader.complete(r.results),
+                        Some(proto::client_event::Ev::Results(r)) => {
+                            reader.complete(joiners.results(r.results));
+                        }
                         Some(proto::client_event::Ev::Shutdown(s)) => {
                             break format!("the scheduler shut down: {}", s.reason);
                         }
@@ -318,21 +322,28 @@ impl FanOut for RemoteCluster {
                 Some(n) if **n == *call.function => n.clone(),
                 _ => name.insert(Arc::from(call.function.as_str())).clone(),
             };
+            // The guest's arguments were checked against these types: this cannot fail unless the
+            // component changed under us, and then nothing was registered yet.
+            let task = call.component.task(&call.function)?;
+            let args = wasmdask_values::args_to_binary(&call.args, &task.params).map_err(|e| {
+                TaskError::new(ErrorKind::BadInput, format!("`{}`: {e}", task.name))
+            })?;
             let (key, p) = self.outstanding.register(function);
             pending.push(p);
             wire.push(proto::Call {
                 key,
                 digest: call.component.digest.clone(),
                 function: call.function,
-                args_json: serde_json::Value::Array(
-                    call.args.iter().map(wasmdask_values::from_val).collect(),
-                )
-                .to_string(),
+                args: args.into(),
                 depth: call.depth,
+                more: false,
             });
         }
         let n = wire.len() as u64;
-        if !(self.send)(wire) {
+        if !chunk::batches(wire)
+            .into_iter()
+            .all(|batch| (self.send)(batch))
+        {
             let error =
                 TaskError::new(ErrorKind::Lost, "the connection to the scheduler is closed");
             self.outstanding.close(error.clone());

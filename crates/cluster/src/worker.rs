@@ -3,7 +3,8 @@
 //! scheduler restart within the death timeout.
 
 use super::activity::Recorder;
-use super::pool::{Done, Finished, Pool};
+use super::chunk::{self, Joiners};
+use super::pool::{Done, Finished, Job, Pool, Secessions};
 use super::proto::{self, WorkerMessage};
 use super::remote::{self, Client, Outstanding, RemoteCluster, RemoteError, SendCalls, Target};
 use parking_lot::Mutex;
@@ -75,6 +76,7 @@ pub async fn run(
     let pool = Pool::new(sandbox.clone(), config.nthreads);
     let fanout = Arc::new(Relay::default());
     pool.set_fanout(fanout.clone());
+    pool.set_secessions(fanout.clone());
     let recorder = Arc::new(Recorder::default());
     pool.set_observer(recorder.clone());
     let pool = Arc::new(pool);
@@ -161,11 +163,10 @@ async fn serve(
             })
             .is_ok()
     });
-    fanout.set(Some(Arc::new(RemoteCluster::new(
-        outstanding.clone(),
-        send,
-        None,
-    ))));
+    fanout.set(Some(Connection {
+        cluster: Arc::new(RemoteCluster::new(outstanding.clone(), send, None)),
+        tx: tx.clone(),
+    }));
 
     // Results leave in batches: whatever finished since the last send.
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<proto::Result>();
@@ -176,11 +177,13 @@ async fn serve(
             while let Ok(more) = done_rx.try_recv() {
                 results.push(more);
             }
-            let message = WorkerMessage {
-                msg: Some(proto::worker_message::Msg::Done(proto::Results { results })),
-            };
-            if results_tx.send(message).is_err() {
-                break;
+            for results in chunk::batches(results) {
+                let message = WorkerMessage {
+                    msg: Some(proto::worker_message::Msg::Done(proto::Results { results })),
+                };
+                if results_tx.send(message).is_err() {
+                    return;
+                }
             }
         }
     });
@@ -188,6 +191,7 @@ async fn serve(
     let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
     let digests = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut registered = false;
+    let mut joiners = Joiners::default();
     let ended = loop {
         tokio::select! {
             _ = heartbeat.tick() => {
@@ -209,10 +213,11 @@ async fn serve(
                             heartbeat = tokio::time::interval(Duration::from_millis(u64::from(welcome.heartbeat_ms.max(100))));
                         }
                         Some(Cmd::Assign(calls)) => {
+                            let calls = proto::Calls { calls: joiners.calls(calls.calls) };
                             let (client, pool, done_tx, digests, recorder) = (client.clone(), pool.clone(), done_tx.clone(), digests.clone(), recorder.clone());
                             tokio::spawn(async move { assign(client, pool, calls.calls, done_tx, digests, recorder).await });
                         }
-                        Some(Cmd::Results(results)) => outstanding.complete(results.results),
+                        Some(Cmd::Results(results)) => outstanding.complete(joiners.results(results.results)),
                         Some(Cmd::Shutdown(s)) => break Ended::Shutdown(s.reason),
                         None => {}
                     }
@@ -249,7 +254,7 @@ async fn assign(
 ) {
     let sandbox = pool.sandbox().clone();
     let mut components: HashMap<String, Result<Arc<LoadedComponent>, TaskError>> = HashMap::new();
-    let mut jobs: Vec<(Call, Done)> = Vec::with_capacity(calls.len());
+    let mut jobs: Vec<Job> = Vec::with_capacity(calls.len());
     for call in calls {
         if !components.contains_key(&call.digest) {
             let loaded = fetch(&mut client, &sandbox, &call.digest, &recorder).await;
@@ -264,14 +269,12 @@ async fn assign(
         let key = call.key;
         let prepared = components[&call.digest].clone().and_then(|component| {
             let task = component.task(&call.function)?;
-            let json: serde_json::Value = serde_json::from_str(&call.args_json).map_err(|e| {
+            let args = values::args_from_binary(&call.args, &task.params).map_err(|e| {
                 TaskError::new(
                     ErrorKind::BadInput,
-                    format!("arguments are not valid JSON: {e}"),
+                    format!("the arguments of `{}` do not decode: {e}", task.name),
                 )
             })?;
-            let args = values::args_from_json(&json, &task.params)
-                .map_err(|e| TaskError::new(ErrorKind::BadInput, e.to_string()))?;
             Ok(Call {
                 function: task.name.clone(),
                 component: component.clone(),
@@ -287,7 +290,11 @@ async fn assign(
                         .with_output(finished.output);
                     let _ = done_tx.send(result);
                 });
-                jobs.push((call, done));
+                jobs.push(Job {
+                    call,
+                    done,
+                    key: Some(key),
+                });
             }
             Err(error) => {
                 let _ = done_tx.send(proto::Result::from_outcome(key, Err(error)));
@@ -341,27 +348,59 @@ async fn fetch(
     Ok(loaded)
 }
 
-/// The fan-out target of the pool, swapped on every (re)connection.
+/// The pool's way to the scheduler, swapped on every (re)connection: where its tasks' fan-out
+/// goes and where their secede and rejoin are reported.
 #[derive(Debug, Default)]
-struct Relay(Mutex<Option<Arc<RemoteCluster>>>);
+struct Relay(Mutex<Option<Connection>>);
+
+/// One connection to the scheduler, as the pool's tasks use it.
+#[derive(Debug, Clone)]
+struct Connection {
+    cluster: Arc<RemoteCluster>,
+    tx: mpsc::UnboundedSender<WorkerMessage>,
+}
 
 impl Relay {
-    fn set(&self, cluster: Option<Arc<RemoteCluster>>) {
-        *self.0.lock() = cluster;
+    fn set(&self, connection: Option<Connection>) {
+        *self.0.lock() = connection;
     }
 
     fn current(&self) -> Result<Arc<RemoteCluster>, TaskError> {
-        self.0.lock().clone().ok_or_else(|| {
-            TaskError::new(
-                ErrorKind::Lost,
-                "the worker is not connected to a scheduler",
-            )
-        })
+        let connection = self.0.lock();
+        connection
+            .as_ref()
+            .map(|c| c.cluster.clone())
+            .ok_or_else(|| {
+                TaskError::new(
+                    ErrorKind::Lost,
+                    "the worker is not connected to a scheduler",
+                )
+            })
+    }
+
+    /// Sends `msg` to the scheduler, if connected. Without a connection there is nothing to
+    /// tell: the scheduler that assigned the task has rescheduled it.
+    fn tell(&self, msg: proto::worker_message::Msg) {
+        if let Some(connection) = &*self.0.lock() {
+            let _ = connection.tx.send(WorkerMessage { msg: Some(msg) });
+        }
     }
 }
 
 impl FanOut for Relay {
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
         self.current()?.submit(calls)
+    }
+}
+
+/// A task waiting for its subtasks does not count toward what this worker may hold (Dask's
+/// long-running tasks), so the scheduler can assign the subtasks it waits for.
+impl Secessions for Relay {
+    fn seceded(&self, key: u64) {
+        self.tell(proto::worker_message::Msg::Seceded(proto::TaskKey { key }));
+    }
+
+    fn rejoined(&self, key: u64) {
+        self.tell(proto::worker_message::Msg::Rejoined(proto::TaskKey { key }));
     }
 }

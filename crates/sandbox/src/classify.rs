@@ -3,6 +3,7 @@
 
 use super::grants::Denial;
 use super::guest_runtime::GuestRuntime;
+use super::host::Received;
 use super::limits::{Limiter, Limits};
 use super::output::OutputLimitExceeded;
 use crate::task_error::{ErrorKind, TaskError};
@@ -29,6 +30,26 @@ pub(crate) fn returned(value: Option<Val>, denials: &[Denial]) -> Result<Option<
             ))
         }
         other => Ok(other),
+    }
+}
+
+/// Adds to an out-of-memory error the largest value the task had received from its calls: the
+/// usual reason a reducing task runs out of memory.
+pub(crate) fn with_received(error: TaskError, received: Option<&Received>) -> TaskError {
+    match received {
+        Some(received) if error.kind == ErrorKind::OutOfMemory => {
+            let message = format!(
+                "{}; the largest value it received was the result of call {} of `{}`, {} in the \
+                 binary encoding: take results one at a time (`cluster::gather_iter` in Rust) or \
+                 make the calls return smaller values",
+                error.message,
+                received.call,
+                received.function,
+                human_bytes(received.bytes)
+            );
+            TaskError { message, ..error }
+        }
+        _ => error,
     }
 }
 
@@ -64,6 +85,23 @@ pub(crate) fn failed(
                 "the task asked for {} of linear memory, over its cap of {}; raise \
                  --memory-limit or process the data in smaller pieces",
                 human_bytes(asked),
+                human_bytes(limits.memory_bytes)
+            ),
+        )
+        .with_detail(evidence);
+    }
+    if error
+        .chain()
+        .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))
+    {
+        return TaskError::new(
+            ErrorKind::OutOfMemory,
+            format!(
+                "a value the task handed to the host (its result, or the arguments of a call) is \
+                 too large: in the host's form it needs more than {}, twice the memory cap of {}; \
+                 return or pass the data in smaller pieces (a list element costs the host about \
+                 32 bytes), or raise --memory-limit",
+                human_bytes(limits.memory_bytes.saturating_mul(2)),
                 human_bytes(limits.memory_bytes)
             ),
         )

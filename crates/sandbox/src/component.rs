@@ -5,12 +5,14 @@ use super::cache::ArtifactCache;
 use super::guest_runtime::GuestRuntime;
 use super::host::HostState;
 use crate::task_error::{ErrorKind, TaskError};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmdask_values as values;
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, Type};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, Type, Val};
 
 /// Import namespaces a task may use; anything else is rejected at load time.
 const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
@@ -84,6 +86,40 @@ impl TaskSig {
             Some(Type::Result(r)) => r.ok(),
             other => other.clone(),
         }
+    }
+
+    /// The binary encoding of a successful result (empty when the export returns nothing), as it
+    /// travels to whoever gathers it.
+    pub fn encode_output(&self, value: Option<&Val>) -> Result<Bytes, TaskError> {
+        match (value, self.output_type()) {
+            (Some(value), Some(ty)) => values::to_binary(value, &ty)
+                .map(Bytes::from)
+                .map_err(|e| self.undecodable("encoded", e)),
+            _ => Ok(Bytes::new()),
+        }
+    }
+
+    /// The JSON of a result in the binary encoding (`null` for an export without a result).
+    pub fn output_json(&self, bytes: &[u8]) -> Result<serde_json::Value, TaskError> {
+        match self.output_type() {
+            Some(ty) => values::from_binary(bytes, &ty)
+                .map(|val| values::from_val(&val))
+                .map_err(|e| self.undecodable("decoded", e)),
+            None => Ok(serde_json::Value::Null),
+        }
+    }
+
+    /// A result that does not fit the export's own type: the peers disagree about the
+    /// component, which only mixed wasmdask versions can cause.
+    fn undecodable(&self, what: &str, error: values::ValueError) -> TaskError {
+        TaskError::new(
+            ErrorKind::InvalidComponent,
+            format!(
+                "the result of `{}` could not be {what} ({error}); run one wasmdask version on \
+                 every process of the cluster",
+                self.name
+            ),
+        )
     }
 }
 

@@ -1,15 +1,19 @@
 //! The [`Sandbox`]: one wasmtime `Engine` and `Linker` per process, the epoch ticker that
-//! enforces timeouts, the compiled-component registry and the instance permits.
+//! enforces timeouts, the compiled-component registry and the instance permits (with the
+//! instances beyond the pool of `overflow`).
 
 use super::cache::{ArtifactCache, default_cache_dir};
 use super::component::{self, LoadError, LoadedComponent};
 use super::grants::{Denial, Grants};
 use super::host::{self, HostState};
 use super::limits::Limits;
-use parking_lot::{Condvar, Mutex};
+use super::overflow::{self, Lease, Overflow, Permits};
+use crate::task_error::TaskError;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -26,8 +30,10 @@ pub struct SandboxConfig {
     pub grants: Grants,
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
-    /// Executions that may be alive at once. With the pooling allocator this many instance
-    /// slots are reserved up front; further executions wait for a slot instead of failing.
+    /// Executions that hold a pooled instance at once. With the pooling allocator this many
+    /// instance slots are reserved up front; further executions wait for a slot instead of
+    /// failing, or, when every holder waits in `gather` for subtasks, run on instances made
+    /// beyond the pool (so a deep fan-out tree cannot starve its own children).
     pub max_instances: usize,
     /// Use wasmtime's pooling allocator (faster instantiation, reserved virtual memory).
     pub pooling: bool,
@@ -70,7 +76,10 @@ pub struct Sandbox {
     pub(crate) config: SandboxConfig,
     cache: Option<ArtifactCache>,
     components: Mutex<HashMap<String, Arc<LoadedComponent>>>,
-    permits: Permits,
+    permits: Arc<Permits>,
+    /// Made on first need: most runs never exhaust the pool.
+    overflow: OnceLock<Result<Overflow, String>>,
+    overflowed: AtomicU64,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -84,37 +93,8 @@ impl std::fmt::Debug for Sandbox {
 impl Sandbox {
     /// The engine, linker, epoch ticker and cache for `config`.
     pub fn new(config: SandboxConfig) -> Result<Arc<Self>, SandboxError> {
-        let err = |e: wasmtime::Error| SandboxError(format!("{e:#}"));
-        let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(config.limits.max_stack_bytes)
-            // wasmtime requires the async stack to be at least the wasm stack.
-            .async_stack_size(config.limits.max_stack_bytes + (1 << 20))
-            .cranelift_opt_level(wasmtime::OptLevel::Speed);
-        if config.pooling {
-            let mut pool = PoolingAllocationConfig::default();
-            let n = config.max_instances.max(1) as u32;
-            pool.total_component_instances(n)
-                .total_core_instances(n * 16)
-                .total_memories(n * 2)
-                .total_tables(n * 8)
-                .max_core_instances_per_component(64)
-                .max_memories_per_component(8)
-                .max_tables_per_component(32)
-                // A 32-bit linear memory never exceeds 4 GiB; the limiter enforces the real cap.
-                .max_memory_size(config.limits.memory_bytes.min(1 << 32))
-                .table_elements(config.limits.table_elements.min(1 << 20));
-            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        }
-        let engine = Engine::new(&wasm).map_err(err)?;
-        spawn_epoch_ticker(&engine);
-
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
-        host::add_to_linker(&mut linker).map_err(err)?;
-        record_ungranted_reads(&mut linker, &config.grants).map_err(err)?;
-
+        let (engine, linker) =
+            new_engine(&config, config.pooling).map_err(|e| SandboxError(format!("{e:#}")))?;
         let cache = config
             .cache_dir
             .clone()
@@ -124,7 +104,9 @@ impl Sandbox {
             linker,
             cache,
             components: Mutex::new(HashMap::new()),
-            permits: Permits::new(config.max_instances.max(1)),
+            permits: Arc::new(Permits::new(config.max_instances.max(1))),
+            overflow: OnceLock::new(),
+            overflowed: AtomicU64::new(0),
             config,
         }))
     }
@@ -166,9 +148,76 @@ impl Sandbox {
         &self.config
     }
 
-    pub(crate) fn permit(&self) -> Permit<'_> {
-        self.permits.acquire()
+    /// Executions that ran on instances beyond the pool because every pooled one was held by
+    /// an execution waiting for its subtasks (for metrics; see [`SandboxConfig::max_instances`]).
+    pub fn overflow_executions(&self) -> u64 {
+        self.overflowed.load(Ordering::Relaxed)
     }
+
+    /// The instance an execution of `component` runs on: a pooled one, waiting for it while a
+    /// running holder can free one, else one beyond the pool.
+    pub(crate) fn lease(&self, component: &LoadedComponent) -> Result<Lease, TaskError> {
+        if let Some(permit) = self.permits.acquire() {
+            return Ok(Lease::pooled(component, &self.engine, permit));
+        }
+        let overflow = self.overflow.get_or_init(|| {
+            new_engine(&self.config, false)
+                .map(|(engine, linker)| Overflow::new(engine, linker))
+                .map_err(|e| format!("{e:#}"))
+        });
+        let lease = match overflow {
+            Ok(overflow) => overflow.lease(component)?,
+            Err(reason) => return Err(overflow::unavailable(reason.clone())),
+        };
+        let overflowed = self.overflowed.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(
+            digest = %component.digest,
+            max_instances = self.config.max_instances,
+            overflowed,
+            "no pooled instance is free and the executions holding them wait for their \
+             subtasks; running beyond the pool"
+        );
+        Ok(lease)
+    }
+}
+
+/// An engine for `config` with its linker and epoch ticker: pooled for the sandbox itself,
+/// on-demand for the instances beyond the pool. Everything but the allocator is the same, so
+/// code compiled for one loads into the other.
+fn new_engine(
+    config: &SandboxConfig,
+    pooled: bool,
+) -> wasmtime::Result<(Engine, Linker<HostState>)> {
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(config.limits.max_stack_bytes)
+        // wasmtime requires the async stack to be at least the wasm stack.
+        .async_stack_size(config.limits.max_stack_bytes + (1 << 20))
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if pooled {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = config.max_instances.max(1) as u32;
+        pool.total_component_instances(n)
+            .total_core_instances(n * 16)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            // A 32-bit linear memory never exceeds 4 GiB; the limiter enforces the real cap.
+            .max_memory_size(config.limits.memory_bytes.min(1 << 32))
+            .table_elements(config.limits.table_elements.min(1 << 20));
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    let engine = Engine::new(&wasm)?;
+    spawn_epoch_ticker(&engine);
+
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    host::add_to_linker(&mut linker)?;
+    record_ungranted_reads(&mut linker, &config.grants)?;
+    Ok((engine, linker))
 }
 
 /// Advances the engine's epoch so `epoch_deadline_trap` can stop runaway guests. Holds only a
@@ -215,37 +264,104 @@ fn record_ungranted_reads(linker: &mut Linker<HostState>, grants: &Grants) -> wa
     Ok(())
 }
 
-/// Bounds the executions alive at once. When the pooling allocator's slots are all taken, a new
-/// execution waits here instead of failing (a failure mode users of pooled runtimes hit).
-#[derive(Debug)]
-struct Permits {
-    free: Mutex<usize>,
-    released: Condvar,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    use wasm_encoder::{
+        Alias, CanonicalFunctionSection, CodeSection, Component, ComponentAliasSection,
+        ComponentExportKind, ComponentExportSection, ComponentTypeSection, ExportKind,
+        ExportSection, Function, FunctionSection, InstanceSection, Module, ModuleArg,
+        ModuleSection, PrimitiveValType, TypeSection, ValType,
+    };
+    use wasmtime::component::Val;
 
-pub(crate) struct Permit<'a>(&'a Permits);
+    /// A component exporting `answer: func() -> u32` that returns 42.
+    fn answer_component() -> Vec<u8> {
+        let mut types = TypeSection::new();
+        types.ty().function([], [ValType::I32]);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        let mut exports = ExportSection::new();
+        exports.export("answer", ExportKind::Func, 0);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instructions().i32_const(42).end();
+        code.function(&body);
+        let mut module = Module::new();
+        module
+            .section(&types)
+            .section(&functions)
+            .section(&exports)
+            .section(&code);
 
-impl Permits {
-    fn new(n: usize) -> Self {
-        Permits {
-            free: Mutex::new(n),
-            released: Condvar::new(),
-        }
+        let mut instances = InstanceSection::new();
+        instances.instantiate(0, Vec::<(&str, ModuleArg)>::new());
+        let mut aliases = ComponentAliasSection::new();
+        aliases.alias(Alias::CoreInstanceExport {
+            instance: 0,
+            kind: ExportKind::Func,
+            name: "answer",
+        });
+        let mut func_types = ComponentTypeSection::new();
+        func_types
+            .function()
+            .params(Vec::<(&str, PrimitiveValType)>::new())
+            .result(Some(PrimitiveValType::U32.into()));
+        let mut lift = CanonicalFunctionSection::new();
+        lift.lift(0, 0, []);
+        let mut component_exports = ComponentExportSection::new();
+        component_exports.export("answer", ComponentExportKind::Func, 0, None);
+        let mut component = Component::new();
+        component
+            .section(&ModuleSection(&module))
+            .section(&instances)
+            .section(&aliases)
+            .section(&func_types)
+            .section(&lift)
+            .section(&component_exports);
+        component.finish()
     }
 
-    fn acquire(&self) -> Permit<'_> {
-        let mut free = self.free.lock();
-        while *free == 0 {
-            self.released.wait(&mut free);
-        }
-        *free -= 1;
-        Permit(self)
+    fn compatibility(engine: &Engine) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        hasher.finish()
     }
-}
 
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock() += 1;
-        self.0.released.notify_one();
+    #[test]
+    fn code_compiled_for_the_pool_loads_beyond_it() {
+        let config = SandboxConfig {
+            cache_dir: None,
+            max_instances: 2,
+            ..SandboxConfig::default()
+        };
+        let (pooled, _) = new_engine(&config, true).unwrap();
+        let (on_demand, _) = new_engine(&config, false).unwrap();
+        assert_eq!(compatibility(&pooled), compatibility(&on_demand));
+    }
+
+    #[test]
+    fn an_execution_runs_beyond_the_pool_when_every_holder_waits() {
+        let sandbox = Sandbox::new(SandboxConfig {
+            cache_dir: None,
+            max_instances: 1,
+            ..SandboxConfig::default()
+        })
+        .unwrap();
+        let component = sandbox.load(answer_component()).unwrap();
+        let answer = || {
+            let report = sandbox.execute(&component, "answer", Vec::new(), None, 1);
+            report.outcome.expect("answers")
+        };
+        assert_eq!(answer(), Some(Val::U32(42)));
+        assert_eq!(sandbox.overflow_executions(), 0, "the pool sufficed");
+
+        // The only pooled instance is held by an execution waiting for its subtasks.
+        let _parent = sandbox.permits.acquire().unwrap();
+        for round in 1..=2 {
+            assert_eq!(sandbox.permits.while_blocked(answer), Some(Val::U32(42)));
+            assert_eq!(sandbox.overflow_executions(), round);
+        }
     }
 }

@@ -5,7 +5,7 @@ use super::component::LoadedComponent;
 use super::engine::{EPOCH_TICK, Sandbox};
 use super::grants::{Denial, DenialLog};
 use super::host::{GuestCalls, HostState, LogLine};
-use super::limits::Limiter;
+use super::limits::{Limiter, Limits};
 use super::output::BoundedOutput;
 use crate::fanout::FanOut;
 use crate::task_error::{ErrorKind, TaskError};
@@ -78,7 +78,13 @@ impl Sandbox {
             }
         };
 
-        let _permit = self.permit();
+        let lease = match self.lease(component) {
+            Ok(lease) => lease,
+            Err(e) => {
+                report.outcome = Err(e);
+                return report;
+            }
+        };
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -87,21 +93,22 @@ impl Sandbox {
             logs: Vec::new(),
             logs_dropped: 0,
             fanout: GuestCalls::new(
-                cluster,
+                lease.fan_out(cluster),
                 component.clone(),
                 started + limits.timeout,
                 depth,
             ),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&lease.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(hostcall_fuel(limits));
         store.set_epoch_deadline(ticks(limits.timeout));
         store.epoch_deadline_trap();
 
-        let result = component.pre.instantiate(&mut store).and_then(|instance| {
+        let result = lease.pre.instantiate(&mut store).and_then(|instance| {
             report.instantiate_time = started.elapsed();
-            let func = instance
-                .get_func(&mut store, task.index)
+            let func = lease
+                .export(&mut store, &instance, task)
                 .ok_or_else(|| wasmtime::format_err!("export `{}` is not a function", task.name))?;
             let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
             func.call(&mut store, &args, &mut results)?;
@@ -121,19 +128,31 @@ impl Sandbox {
         report.submitted = state.fanout.submitted;
         report.outcome = match result {
             Ok(value) => classify::returned(value, &report.denials),
-            Err(error) => Err(classify::failed(
-                error,
-                &state.limiter,
-                limits,
-                &report.denials,
-                &report.stderr,
-                component.runtime,
+            Err(error) => Err(classify::with_received(
+                classify::failed(
+                    error,
+                    &state.limiter,
+                    limits,
+                    &report.denials,
+                    &report.stderr,
+                    component.runtime,
+                ),
+                state.fanout.largest_received.as_ref(),
             )),
         };
         drop(store);
         report.elapsed = started.elapsed();
         report
     }
+}
+
+/// What one guest→host call may make the host allocate (wasmtime's "hostcall fuel", counted in
+/// the host's value form: about 32 bytes per list element). The guest's memory cap already bounds
+/// what it can hand over; wasmtime's default of 128 MiB would refuse a result of 4M list
+/// elements that fits the cap easily. Twice the memory cap lets one value hold a sixteenth of the
+/// cap as `list<u8>` (64 MiB by default) or half of it as `list<f64>`.
+fn hostcall_fuel(limits: &Limits) -> usize {
+    limits.memory_bytes.saturating_mul(2).max(128 << 20)
 }
 
 /// Epoch ticks covering `timeout` (at least one).

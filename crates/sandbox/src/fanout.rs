@@ -7,6 +7,7 @@
 
 use crate::component::LoadedComponent;
 use crate::task_error::TaskError;
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::Val;
@@ -29,7 +30,8 @@ pub struct Call {
     pub depth: u32,
 }
 
-/// Where a guest's fan-out runs: each call in its own sandbox, its result returned as JSON.
+/// Where a guest's fan-out runs: each call in its own sandbox, its result returned in the binary
+/// value encoding.
 pub trait FanOut: Send + Sync + std::fmt::Debug {
     /// Queues the calls, in order.
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError>;
@@ -37,7 +39,7 @@ pub trait FanOut: Send + Sync + std::fmt::Debug {
     /// Waits for each call until `deadline`. A fan-out whose callers occupy its own worker
     /// slots overrides this to lend the slot out while waiting (Dask's `secede`/`rejoin`), so
     /// nested fan-out cannot deadlock.
-    fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<String, TaskError>> {
+    fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<Bytes, TaskError>> {
         pending.iter().map(|p| p.wait(deadline)).collect()
     }
 }

@@ -6,6 +6,7 @@ use super::grants::DenialLog;
 use super::limits::Limiter;
 use crate::fanout::{Call, FanOut, Pending};
 use crate::task_error::{ErrorKind, TaskError};
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,10 +52,24 @@ pub(crate) struct GuestCalls {
     pub(crate) deadline: Instant,
     /// The execution's depth in the fan-out tree; its calls are one deeper.
     depth: u32,
-    pending: HashMap<u64, Pending>,
+    /// Calls submitted and not yet gathered, with the export each calls (for decoding).
+    pending: HashMap<u64, (Pending, Arc<str>)>,
     next_id: u64,
     /// Sum of `submit`/`map` calls, reported for progress and metrics.
     pub(crate) submitted: u64,
+    /// The largest result handed to the guest, named in an out-of-memory error.
+    pub(crate) largest_received: Option<Received>,
+}
+
+/// A result handed to the guest (by `gather` or `take`).
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    /// The guest's handle of the call.
+    pub(crate) call: u64,
+    /// The export it called.
+    pub(crate) function: Arc<str>,
+    /// Its size in the binary encoding.
+    pub(crate) bytes: usize,
 }
 
 impl GuestCalls {
@@ -72,11 +87,12 @@ impl GuestCalls {
             pending: HashMap::new(),
             next_id: 1,
             submitted: 0,
+            largest_received: None,
         }
     }
 
     /// Checks the calls against the export's types and hands them to the cluster.
-    fn submit(&mut self, function: &str, args: Vec<String>) -> Result<Vec<u64>, TaskError> {
+    fn submit(&mut self, function: &str, args: Vec<Args>) -> Result<Vec<u64>, TaskError> {
         let Some(cluster) = self.cluster.clone() else {
             return Err(TaskError::new(
                 ErrorKind::InvalidComponent,
@@ -85,22 +101,29 @@ impl GuestCalls {
         };
         let task = self.component.task(function)?;
         let mut calls = Vec::with_capacity(args.len());
-        for (i, args_json) in args.iter().enumerate() {
-            let json: serde_json::Value = serde_json::from_str(args_json).map_err(|e| {
-                TaskError::new(
-                    ErrorKind::BadInput,
-                    format!(
-                        "call {i} of `{}`: arguments are not valid JSON: {e}",
-                        task.name
-                    ),
-                )
-            })?;
-            let args = values::args_from_json(&json, &task.params).map_err(|e| {
+        for (i, args) in args.iter().enumerate() {
+            let bad = |e: String| {
                 TaskError::new(
                     ErrorKind::BadInput,
                     format!("call {i} of `{}`: {e}", task.name),
                 )
-            })?;
+            };
+            let args = match args {
+                Args::Json(text) => {
+                    let json: serde_json::Value = serde_json::from_str(text)
+                        .map_err(|e| bad(format!("arguments are not valid JSON: {e}")))?;
+                    values::args_from_json(&json, &task.params).map_err(|e| bad(e.to_string()))?
+                }
+                Args::Binary(bytes) => {
+                    values::args_from_binary(bytes, &task.params).map_err(|e| {
+                        bad(format!(
+                            "the arguments in the binary encoding do not fit its parameters \
+                             ({}): {e}",
+                            values::wit_params(&task.params)
+                        ))
+                    })?
+                }
+            };
             calls.push(Call {
                 component: self.component.clone(),
                 function: task.name.clone(),
@@ -108,6 +131,7 @@ impl GuestCalls {
                 depth: self.depth + 1,
             });
         }
+        let function: Arc<str> = task.name.as_str().into();
         let pending = cluster.submit(calls)?;
         self.submitted += pending.len() as u64;
         Ok(pending
@@ -115,40 +139,99 @@ impl GuestCalls {
             .map(|p| {
                 let id = self.next_id;
                 self.next_id += 1;
-                self.pending.insert(id, p);
+                self.pending.insert(id, (p, function.clone()));
                 id
             })
             .collect())
     }
 
-    fn gather(&mut self, ids: Vec<u64>) -> Vec<Result<String, TaskError>> {
-        let mut slots = Vec::with_capacity(ids.len());
-        let mut unknown = Vec::new();
-        for (i, id) in ids.iter().enumerate() {
-            match self.pending.remove(id) {
-                Some(p) => slots.push(p),
-                None => {
-                    unknown.push(i);
-                    slots.push(Pending::new());
+    /// Waits for the calls `ids` (giving up the slot meanwhile) and uses their handles up; each
+    /// result comes with the export it called.
+    fn take(&mut self, ids: &[u64]) -> Vec<Result<(Bytes, Arc<str>), TaskError>> {
+        let mut known = Vec::with_capacity(ids.len());
+        let handles: Vec<Option<(Pending, Arc<str>)>> =
+            ids.iter().map(|id| self.pending.remove(id)).collect();
+        for (pending, _) in handles.iter().flatten() {
+            known.push(pending.clone());
+        }
+        let mut results = self.wait_for(&known).into_iter();
+        ids.iter()
+            .zip(handles)
+            .map(|(id, handle)| match handle {
+                Some((_, function)) => {
+                    let result = results.next().expect("one result per known handle");
+                    result.map(|bytes| {
+                        self.received(*id, &function, bytes.len());
+                        (bytes, function)
+                    })
                 }
-            }
-        }
-        let results = match &self.cluster {
-            Some(cluster) => cluster.gather(&slots, self.deadline),
-            None => Vec::new(),
-        };
-        let mut results: Vec<_> = results.into_iter().map(Some).collect();
-        for i in unknown {
-            results[i] = Some(Err(TaskError::new(
-                ErrorKind::BadInput,
-                format!(
-                    "call id {} is unknown or was already gathered; each id can be gathered once",
-                    ids[i]
-                ),
-            )));
-        }
-        results.into_iter().map(|r| r.expect("filled")).collect()
+                None => Err(TaskError::new(
+                    ErrorKind::BadInput,
+                    format!(
+                        "call id {id} is unknown or was already gathered; each id can be \
+                         gathered (or taken) once"
+                    ),
+                )),
+            })
+            .collect()
     }
+
+    fn received(&mut self, call: u64, function: &Arc<str>, bytes: usize) {
+        if self
+            .largest_received
+            .as_ref()
+            .is_none_or(|largest| bytes > largest.bytes)
+        {
+            self.largest_received = Some(Received {
+                call,
+                function: function.clone(),
+                bytes,
+            });
+        }
+    }
+
+    /// Waits for calls until the deadline, through the cluster (which lends the slot out).
+    fn wait_for(&self, pending: &[Pending]) -> Vec<Result<Bytes, TaskError>> {
+        match &self.cluster {
+            Some(cluster) if !pending.is_empty() => cluster.gather(pending, self.deadline),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `wait`: waits for the known handles among `ids`, keeping them for `take`.
+    fn wait(&self, ids: &[u64]) {
+        let pending: Vec<Pending> = ids
+            .iter()
+            .filter_map(|id| self.pending.get(id).map(|(p, _)| p.clone()))
+            .collect();
+        self.wait_for(&pending);
+    }
+
+    /// `gather`: the results as JSON text.
+    fn gather_json(&mut self, ids: Vec<u64>) -> Vec<Result<String, TaskError>> {
+        self.take(&ids)
+            .into_iter()
+            .map(|result| {
+                let (bytes, function) = result?;
+                let task = self.component.task(&function)?;
+                Ok(task.output_json(&bytes)?.to_string())
+            })
+            .collect()
+    }
+
+    /// `take`: one result in the binary encoding.
+    fn take_binary(&mut self, id: u64) -> Result<Vec<u8>, TaskError> {
+        let (bytes, _) = self.take(&[id]).pop().expect("one result per id")?;
+        Ok(bytes.into())
+    }
+}
+
+/// The arguments of one call as the guest wrote them.
+enum Args {
+    /// The JSON encoding (`submit`, `map`).
+    Json(String),
+    /// The binary encoding (`submit-binary`, `map-binary`).
+    Binary(Vec<u8>),
 }
 
 impl WasiView for HostState {
@@ -216,7 +299,7 @@ impl wit_types::Host for HostState {}
 impl wit_cluster::Host for HostState {
     fn submit(&mut self, function: String, args: String) -> Result<u64, wit_types::TaskError> {
         self.fanout
-            .submit(&function, vec![args])
+            .submit(&function, vec![Args::Json(args)])
             .map(|ids| ids[0])
             .map_err(to_wit)
     }
@@ -226,15 +309,44 @@ impl wit_cluster::Host for HostState {
         function: String,
         args: Vec<String>,
     ) -> Result<Vec<u64>, wit_types::TaskError> {
+        let args = args.into_iter().map(Args::Json).collect();
         self.fanout.submit(&function, args).map_err(to_wit)
     }
 
     fn gather(&mut self, calls: Vec<u64>) -> Vec<Result<String, wit_types::TaskError>> {
         self.fanout
-            .gather(calls)
+            .gather_json(calls)
             .into_iter()
             .map(|r| r.map_err(to_wit))
             .collect()
+    }
+
+    fn submit_binary(
+        &mut self,
+        function: String,
+        args: Vec<u8>,
+    ) -> Result<u64, wit_types::TaskError> {
+        self.fanout
+            .submit(&function, vec![Args::Binary(args)])
+            .map(|ids| ids[0])
+            .map_err(to_wit)
+    }
+
+    fn map_binary(
+        &mut self,
+        function: String,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Vec<u64>, wit_types::TaskError> {
+        let args = args.into_iter().map(Args::Binary).collect();
+        self.fanout.submit(&function, args).map_err(to_wit)
+    }
+
+    fn wait(&mut self, calls: Vec<u64>) {
+        self.fanout.wait(&calls);
+    }
+
+    fn take(&mut self, call: u64) -> Result<Vec<u8>, wit_types::TaskError> {
+        self.fanout.take_binary(call).map_err(to_wit)
     }
 }
 

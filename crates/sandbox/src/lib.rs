@@ -24,6 +24,7 @@ mod guest_runtime;
 mod host;
 mod limits;
 mod output;
+mod overflow;
 mod pending;
 mod task_error;
 

@@ -1,17 +1,20 @@
 //! A one-shot result slot shared by whoever runs a call and whoever waits for it.
 
 use crate::task_error::{ErrorKind, TaskError};
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The eventual JSON result (or task error) of one submitted call.
+/// The eventual result (or task error) of one submitted call: its output value in the binary
+/// encoding ([`TaskSig::encode_output`](crate::TaskSig::encode_output)), shared, not copied, by
+/// everyone who waits for it.
 #[derive(Debug, Clone, Default)]
 pub struct Pending(Arc<Slot>);
 
 #[derive(Debug, Default)]
 struct Slot {
-    result: Mutex<Option<Result<String, TaskError>>>,
+    result: Mutex<Option<Result<Bytes, TaskError>>>,
     ready: Condvar,
 }
 
@@ -22,7 +25,7 @@ impl Pending {
     }
 
     /// Fills the slot; the first result wins.
-    pub fn complete(&self, result: Result<String, TaskError>) {
+    pub fn complete(&self, result: Result<Bytes, TaskError>) {
         let mut slot = self.0.result.lock();
         if slot.is_none() {
             *slot = Some(result);
@@ -36,7 +39,7 @@ impl Pending {
     }
 
     /// Blocks until the result is there or `deadline` passes (then a `timeout` error).
-    pub fn wait(&self, deadline: Instant) -> Result<String, TaskError> {
+    pub fn wait(&self, deadline: Instant) -> Result<Bytes, TaskError> {
         let mut slot = self.0.result.lock();
         loop {
             if let Some(result) = slot.as_ref() {

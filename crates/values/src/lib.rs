@@ -8,6 +8,9 @@
 //! to the bad part and what it should have been, e.g.
 //! ``at `points[2].x`: expected s32 (an integer from -2147483648 to 2147483647), got 3.5``.
 //!
+//! - `binary`: one value or a call's arguments ⇄ the compact binary encoding that crosses
+//!   processes and that guests may ask for ([`to_binary`], [`from_binary`], [`args_to_binary`],
+//!   [`args_from_binary`]).
 //! - `json`: one value ⇄ JSON ([`to_val`], [`from_val`], [`check_plain_data`]).
 //! - `args`: a call's arguments from a JSON array/object ([`args_from_json`]) or `key=value`
 //!   words ([`args_from_key_values`]).
@@ -19,6 +22,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod args;
+mod binary;
 mod describe;
 mod error;
 mod flyte_type;
@@ -30,6 +34,7 @@ mod test_types;
 mod wit_type;
 
 pub use args::{args_from_json, args_from_key_values};
+pub use binary::{args_from_binary, args_to_binary, from_binary, to_binary};
 pub use error::ValueError;
 pub use flyte_type::{FlyteType, flyte_output_type, flyte_type};
 pub use json::{check_plain_data, from_val, to_val};

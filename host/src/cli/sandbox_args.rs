@@ -35,6 +35,13 @@ pub struct SandboxArgs {
     /// Do not read or write the compiled-component cache.
     #[arg(long)]
     pub no_cache: bool,
+
+    /// Executions that may hold a pooled wasm instance at once [default: 128; for `worker`,
+    /// 4 × nthreads, at least 8]. The pool is reserved up front; an execution waiting for its
+    /// subtasks keeps its instance, and when all are held that way, further executions run on
+    /// instances made beyond the pool.
+    #[arg(long, value_name = "N")]
+    pub max_instances: Option<usize>,
 }
 
 /// `--memory-limit` of the commands that run a task themselves (`run`, `execute`). A worker's
@@ -74,6 +81,9 @@ impl SandboxArgs {
         if self.no_cache {
             flags.push("--no-cache".to_string());
         }
+        if let Some(n) = self.max_instances {
+            flags.push(format!("--max-instances={n}"));
+        }
         flags
     }
 
@@ -90,6 +100,9 @@ impl SandboxArgs {
                 "--memory-limit must be at least 64KiB (one wasm page)",
             ));
         }
+        if self.max_instances == Some(0) {
+            return Err(Failure::usage("--max-instances must be at least 1"));
+        }
         let mut grants = Grants::default();
         for name in &self.allow_env {
             match std::env::var(name) {
@@ -105,6 +118,7 @@ impl SandboxArgs {
             grants.dirs.push(parse_dir(spec)?);
         }
         let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let defaults = SandboxConfig::default();
         Ok(SandboxConfig {
             limits: Limits {
                 timeout: self.timeout,
@@ -115,7 +129,8 @@ impl SandboxArgs {
             },
             grants,
             cache_dir: (!self.no_cache).then(default_cache_dir),
-            ..SandboxConfig::default()
+            max_instances: self.max_instances.unwrap_or(defaults.max_instances),
+            ..defaults
         })
     }
 }

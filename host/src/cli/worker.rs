@@ -47,7 +47,11 @@ pub(super) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("--memory-limit: {e}")))?;
     let per_slot = (memory_limit / nthreads as u64).max(64 << 20);
     let mut sandbox = args.sandbox.to_config(per_slot)?;
-    sandbox.max_instances = (nthreads * 4).max(8);
+    // A worker's pool reserves few slots unless told otherwise: blocked parents overflow to
+    // on-demand instances instead of waiting for a slot.
+    if args.sandbox.max_instances.is_none() {
+        sandbox.max_instances = (nthreads * 4).max(8);
+    }
     let name = args
         .name
         .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));

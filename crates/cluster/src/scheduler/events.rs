@@ -29,6 +29,10 @@ pub(super) enum Event {
         worker: u64,
         results: Vec<proto::Result>,
     },
+    /// A task on `worker` waits for its subtasks without its slot (Dask's `secede`).
+    Seceded { worker: u64, key: u64 },
+    /// A seceded task runs again (Dask's `rejoin`).
+    Rejoined { worker: u64, key: u64 },
     /// Time passed: workers silent for longer than the worker ttl are declared lost.
     Tick,
     /// The scheduler is going away; every connection is told `reason`.

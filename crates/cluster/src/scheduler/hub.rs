@@ -6,7 +6,8 @@
 
 use super::events::{Event, Outgoing};
 use super::state::State;
-use crate::proto::{ClientEvent, WorkerCommand};
+use crate::chunk;
+use crate::proto::{self, ClientEvent, WorkerCommand};
 use std::collections::HashMap;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
@@ -52,17 +53,52 @@ impl Hub {
         match message {
             Outgoing::ToWorker { id, cmd } => {
                 if let Some(Link::Worker(tx)) = self.links.get(&id) {
-                    let _ = tx.send(Ok(cmd));
+                    for cmd in chunked_command(cmd) {
+                        let _ = tx.send(Ok(cmd));
+                    }
                 }
             }
             Outgoing::ToClient { id, ev } => {
                 if let Some(Link::Client(tx)) = self.links.get(&id) {
-                    let _ = tx.send(Ok(ev));
+                    for ev in chunked_event(ev) {
+                        let _ = tx.send(Ok(ev));
+                    }
                 }
             }
             Outgoing::Close { id } => {
                 self.links.remove(&id);
             }
         }
+    }
+}
+
+/// A command as messages of about one chunk each (see [`chunk`]).
+fn chunked_command(cmd: WorkerCommand) -> Vec<WorkerCommand> {
+    use proto::worker_command::Cmd;
+    let wrap = |cmd| WorkerCommand { cmd: Some(cmd) };
+    match cmd.cmd {
+        Some(Cmd::Assign(calls)) => chunk::batches(calls.calls)
+            .into_iter()
+            .map(|calls| wrap(Cmd::Assign(proto::Calls { calls })))
+            .collect(),
+        Some(Cmd::Results(results)) => chunk::batches(results.results)
+            .into_iter()
+            .map(|results| wrap(Cmd::Results(proto::Results { results })))
+            .collect(),
+        other => vec![WorkerCommand { cmd: other }],
+    }
+}
+
+/// A client event as messages of about one chunk each (see [`chunk`]).
+fn chunked_event(ev: ClientEvent) -> Vec<ClientEvent> {
+    use proto::client_event::Ev;
+    match ev.ev {
+        Some(Ev::Results(results)) => chunk::batches(results.results)
+            .into_iter()
+            .map(|results| ClientEvent {
+                ev: Some(Ev::Results(proto::Results { results })),
+            })
+            .collect(),
+        other => vec![ClientEvent { ev: other }],
     }
 }

@@ -5,6 +5,7 @@ use super::counted::CommBytes;
 use super::events::Event;
 use super::hub::{Hub, Link};
 use super::telemetry::Telemetry;
+use crate::chunk::Joiners;
 use crate::proto::{
     self, ClientEvent, ClientMessage, Component, ComponentRef, Presence, WorkerCommand,
     WorkerMessage, scheduler_server,
@@ -72,9 +73,13 @@ impl scheduler_server::Scheduler for Shared {
         let id = self.join(Link::Worker(tx), |id| Event::WorkerJoined { id, register });
         let shared = self.clone();
         tokio::spawn(async move {
+            let mut joiners = Joiners::default();
             let reason = loop {
                 match inbound.message().await {
-                    Ok(Some(message)) => shared.on_worker_message(id, message),
+                    Ok(Some(mut message)) => {
+                        join_worker_message(&mut joiners, &mut message);
+                        shared.on_worker_message(id, message);
+                    }
                     Ok(None) => break "its connection closed".to_string(),
                     Err(status) => break format!("its connection failed: {}", status.message()),
                 }
@@ -94,12 +99,13 @@ impl scheduler_server::Scheduler for Shared {
         let id = self.join(Link::Client(tx), |id| Event::ClientJoined { id });
         let shared = self.clone();
         tokio::spawn(async move {
+            let mut joiners = Joiners::default();
             while let Ok(Some(message)) = inbound.message().await {
                 if let Some(proto::client_message::Msg::Submit(calls)) = message.msg {
-                    shared.apply(Event::Submitted {
-                        owner: id,
-                        calls: calls.calls,
-                    });
+                    let calls = joiners.calls(calls.calls);
+                    if !calls.is_empty() {
+                        shared.apply(Event::Submitted { owner: id, calls });
+                    }
                 }
             }
             shared.apply(Event::ClientLeft { id });
@@ -146,6 +152,18 @@ impl scheduler_server::Scheduler for Shared {
     }
 }
 
+/// Replaces the chunks in a worker's message by the whole values they complete.
+fn join_worker_message(joiners: &mut Joiners, message: &mut WorkerMessage) {
+    use proto::worker_message::Msg;
+    match &mut message.msg {
+        Some(Msg::Done(results)) => {
+            results.results = joiners.results(std::mem::take(&mut results.results));
+        }
+        Some(Msg::Submit(calls)) => calls.calls = joiners.calls(std::mem::take(&mut calls.calls)),
+        _ => {}
+    }
+}
+
 impl Shared {
     fn on_worker_message(&self, id: u64, message: WorkerMessage) {
         use proto::worker_message::Msg;
@@ -168,6 +186,14 @@ impl Shared {
             Some(Msg::Submit(calls)) => self.apply(Event::Submitted {
                 owner: id,
                 calls: calls.calls,
+            }),
+            Some(Msg::Seceded(task)) => self.apply(Event::Seceded {
+                worker: id,
+                key: task.key,
+            }),
+            Some(Msg::Rejoined(task)) => self.apply(Event::Rejoined {
+                worker: id,
+                key: task.key,
             }),
             Some(Msg::Register(_)) | None => {}
         }

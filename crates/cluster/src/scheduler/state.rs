@@ -8,11 +8,17 @@
 //! Fault semantics follow Dask, minus KilledWorker's flaw: a deterministic guest failure comes
 //! back as a result and fails the task at once; only a lost worker counts against
 //! `allowed_failures`, and a task whose workers died more often than that fails with `lost`.
+//!
+//! Fan-out trees: the queue hands out deeper tasks first, so a tree finishes the branches it
+//! started before it starts new ones, and a task that waits for its subtasks (seceded, in
+//! Dask's words) does not count toward what its worker may hold, so its subtasks can always be
+//! assigned.
 
 use super::events::{Event, Outgoing, Peer, to_worker};
 use super::telemetry::{ErrorRecord, RecentErrors};
 use crate::proto;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 
@@ -50,6 +56,8 @@ pub(crate) struct WorkerView {
     pub memory_limit: u64,
     /// Tasks assigned to it: running and prefetched.
     pub processing: usize,
+    /// Of those, the tasks waiting for their subtasks (seceded).
+    pub seceded: usize,
     /// Slots executing a task, as of its last heartbeat.
     pub busy: u32,
     pub done: u64,
@@ -62,6 +70,10 @@ struct Worker {
     nthreads: u32,
     memory_limit: u64,
     processing: HashSet<u64>,
+    /// Tasks of `processing` that wait for their subtasks without a slot: like Dask's
+    /// long-running tasks they do not count toward the worker's capacity, or a tree of tasks
+    /// whose parents fill every worker would never get its leaves assigned.
+    seceded: HashSet<u64>,
     digests: HashSet<String>,
     last_seen: Instant,
     busy: u32,
@@ -70,7 +82,8 @@ struct Worker {
 
 impl Worker {
     fn capacity(&self) -> usize {
-        (self.nthreads.max(1) as usize * PREFETCH_PER_THREAD).saturating_sub(self.processing.len())
+        let held = self.processing.len() - self.seceded.len();
+        (self.nthreads.max(1) as usize * PREFETCH_PER_THREAD).saturating_sub(held)
     }
 }
 
@@ -89,7 +102,8 @@ pub(super) struct State {
     policy: Policy,
     next_id: u64,
     tasks: HashMap<u64, Task>,
-    queue: VecDeque<u64>,
+    /// Queued tasks, deepest first, then by id (the order they were submitted in).
+    queue: BTreeSet<(Reverse<u32>, u64)>,
     workers: HashMap<u64, Worker>,
     /// Every connection that may own tasks (workers too: their fan-out), by id.
     owners: HashMap<u64, Peer>,
@@ -105,7 +119,7 @@ impl State {
             policy,
             next_id: 1,
             tasks: HashMap::new(),
-            queue: VecDeque::new(),
+            queue: BTreeSet::new(),
             workers: HashMap::new(),
             owners: HashMap::new(),
             totals: Totals::default(),
@@ -133,6 +147,12 @@ impl State {
             Event::ClientLeft { id } => self.owner_gone(id),
             Event::Submitted { owner, calls } => self.submit(owner, calls),
             Event::Results { worker, results } => self.done(now, worker, results),
+            Event::Seceded { worker, key } => self.seceded(worker, key),
+            Event::Rejoined { worker, key } => {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.seceded.remove(&key);
+                }
+            }
             Event::Tick => self.reap(now),
             Event::Shutdown { reason } => self.shutdown(&reason),
         }
@@ -156,6 +176,7 @@ impl State {
                 nthreads: register.nthreads,
                 memory_limit: register.memory_limit,
                 processing: HashSet::new(),
+                seceded: HashSet::new(),
                 digests: HashSet::new(),
                 last_seen: now,
                 busy: 0,
@@ -180,6 +201,7 @@ impl State {
             let id = self.next_id();
             let owner_key = call.key;
             call.key = id;
+            self.queue.insert((Reverse(call.depth), id));
             self.tasks.insert(
                 id,
                 Task {
@@ -190,10 +212,22 @@ impl State {
                     lost_on: Vec::new(),
                 },
             );
-            self.queue.push_back(id);
             self.totals.submitted += 1;
         }
         self.schedule();
+    }
+
+    /// A task of `worker` waits for its subtasks: its place is free for them.
+    fn seceded(&mut self, worker: u64, key: u64) {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        // A key the worker no longer holds (finished, or rescheduled after a reconnection) is
+        // stale news.
+        if w.processing.contains(&key) {
+            w.seceded.insert(key);
+            self.schedule();
+        }
     }
 
     /// Results of tasks a worker finished.
@@ -213,6 +247,7 @@ impl State {
             }
             if let Some(w) = self.workers.get_mut(&worker) {
                 w.processing.remove(&result.key);
+                w.seceded.remove(&result.key);
                 w.done += 1;
                 w.digests.insert(task.call.digest.clone());
             }
@@ -263,7 +298,7 @@ impl State {
                     .or_default()
                     .push(proto::Result::from_outcome(task.owner_key, Err(error)));
             } else {
-                self.queue.push_front(id);
+                self.queue.insert((Reverse(task.call.depth), id));
             }
         }
         self.send_results(failed);
@@ -304,7 +339,7 @@ impl State {
         if cancelled.is_empty() {
             return;
         }
-        self.queue.retain(|id| !cancelled.contains(id));
+        self.queue.retain(|(_, id)| !cancelled.contains(id));
         for id in cancelled {
             self.tasks.remove(&id);
         }
@@ -328,7 +363,7 @@ impl State {
         // In join order, so that equal workers are tried in the same order every time.
         ids.sort_unstable();
         // Prefer workers that already hold the next task's component compiled.
-        if let Some(front) = self.queue.front().and_then(|id| self.tasks.get(id)) {
+        if let Some(front) = self.queue.first().and_then(|(_, id)| self.tasks.get(id)) {
             let digest = &front.call.digest;
             ids.sort_by_key(|id| !self.workers[id].digests.contains(digest));
         }
@@ -342,7 +377,7 @@ impl State {
                 if worker.capacity() == 0 {
                     continue;
                 }
-                let Some(task_id) = self.queue.pop_front() else {
+                let Some((_, task_id)) = self.queue.pop_first() else {
                     break;
                 };
                 let Some(task) = self.tasks.get_mut(&task_id) else {
@@ -390,6 +425,7 @@ impl State {
                 nthreads: w.nthreads,
                 memory_limit: w.memory_limit,
                 processing: w.processing.len(),
+                seceded: w.seceded.len(),
                 busy: w.busy,
                 done: w.done,
                 last_heartbeat_ms_ago: now.saturating_duration_since(w.last_seen).as_millis()

@@ -63,6 +63,14 @@ impl Sim {
         self.on(Event::Results { worker, results })
     }
 
+    fn secede(&mut self, worker: u64, key: u64) -> Vec<Outgoing> {
+        self.on(Event::Seceded { worker, key })
+    }
+
+    fn rejoin(&mut self, worker: u64, key: u64) -> Vec<Outgoing> {
+        self.on(Event::Rejoined { worker, key })
+    }
+
     fn leave(&mut self, worker: u64) -> Vec<Outgoing> {
         let reason = "its connection closed".to_string();
         self.on(Event::WorkerLeft { id: worker, reason })
@@ -74,8 +82,16 @@ fn call(key: u64, digest: &str, function: &str) -> proto::Call {
         key,
         digest: digest.to_string(),
         function: function.to_string(),
-        args_json: "[]".to_string(),
         depth: 1,
+        ..Default::default()
+    }
+}
+
+/// A call of `function` at `depth` in its fan-out tree.
+fn at_depth(key: u64, function: &str, depth: u32) -> proto::Call {
+    proto::Call {
+        depth,
+        ..call(key, D, function)
     }
 }
 
@@ -85,7 +101,7 @@ fn calls(n: u64) -> Vec<proto::Call> {
 }
 
 fn ok(key: u64) -> proto::Result {
-    proto::Result::from_outcome(key, Ok("1".to_string()))
+    proto::Result::from_outcome(key, Ok(bytes::Bytes::from_static(&[1])))
 }
 
 fn failed(key: u64, kind: ErrorKind, message: &str) -> proto::Result {
@@ -339,6 +355,108 @@ fn saturation_caps_what_a_worker_holds_and_results_release_the_rest() {
     assert_eq!(assigned(&out, v).len(), PREFETCH_PER_THREAD - 3);
     assert!(assigned(&out, w).is_empty(), "w is full");
     assert_eq!(sim.state.queued(), 20 - (PREFETCH_PER_THREAD - 3));
+}
+
+#[test]
+fn a_seceded_task_frees_its_place_for_the_subtasks_it_waits_for() {
+    let mut sim = Sim::new(1);
+    let client = sim.client();
+    let (w, _) = sim.worker("w", 1);
+    let parents = assigned(&sim.submit(client, calls(PREFETCH_PER_THREAD as u64)), w);
+    assert_eq!(parents.len(), PREFETCH_PER_THREAD, "the worker is full");
+
+    // A parent fans out: its subtasks queue behind the full worker ...
+    let children = (0..3).map(|key| at_depth(key, "child", 2)).collect();
+    assert_eq!(assigned_anywhere(&sim.submit(w, children)), 0);
+    assert_eq!(sim.state.queued(), 3);
+    // ... until it waits for them without its slot.
+    let parent = parents[0].key;
+    let out = sim.secede(w, parent);
+    let first = assigned(&out, w);
+    assert_eq!(first.len(), 1, "exactly the parent's place: {out:?}");
+    assert_eq!(first[0].function, "child");
+    assert_eq!(sim.state.workers(sim.now)[0].seceded, 1);
+
+    // The same news twice, or news of a task the worker does not hold, frees nothing more.
+    assert!(sim.secede(w, parent).is_empty());
+    assert!(sim.secede(w, 999).is_empty());
+
+    // A finished subtask's place goes to the next one.
+    let out = sim.finish(w, vec![ok(first[0].key)]);
+    let second = assigned(&out, w);
+    assert_eq!(second.len(), 1);
+    assert_eq!(sim.state.queued(), 1);
+
+    // Back from its wait, the parent counts again: the worker holds one task too many, so a
+    // finished subtask frees no place ...
+    assert!(sim.rejoin(w, parent).is_empty());
+    assert_eq!(sim.state.workers(sim.now)[0].seceded, 0);
+    assert_eq!(
+        assigned_anywhere(&sim.finish(w, vec![ok(second[0].key)])),
+        0
+    );
+    // ... and the parent's own result does.
+    let out = sim.finish(w, vec![ok(parent)]);
+    assert_eq!(assigned(&out, w).len(), 1);
+    assert_eq!(results_for(&out, client).len(), 1);
+    assert_eq!(sim.state.queued(), 0);
+}
+
+#[test]
+fn a_finished_seceded_task_is_forgotten() {
+    let mut sim = Sim::new(1);
+    let client = sim.client();
+    let (w, _) = sim.worker("w", 1);
+    let parents = assigned(&sim.submit(client, calls(PREFETCH_PER_THREAD as u64)), w);
+    sim.secede(w, parents[0].key);
+    // Its result arrives before its rejoin would have: it no longer frees a place.
+    sim.finish(w, vec![ok(parents[0].key)]);
+    assert_eq!(sim.state.workers(sim.now)[0].seceded, 0);
+    let out = sim.submit(client, calls(2));
+    assert_eq!(
+        assigned(&out, w).len(),
+        1,
+        "one place, from the finished task"
+    );
+}
+
+#[test]
+fn deeper_tasks_are_assigned_first_and_equal_depths_in_submission_order() {
+    let mut sim = Sim::new(1);
+    let client = sim.client();
+    sim.submit(
+        client,
+        vec![at_depth(1, "root-a", 1), at_depth(2, "root-b", 1)],
+    );
+    sim.submit(
+        client,
+        vec![
+            at_depth(3, "leaf-a", 3),
+            at_depth(4, "middle", 2),
+            at_depth(5, "leaf-b", 3),
+        ],
+    );
+    let (w, out) = sim.worker("w", 1);
+    let order: Vec<String> = assigned(&out, w).into_iter().map(|c| c.function).collect();
+    assert_eq!(order, ["leaf-a", "leaf-b", "middle", "root-a", "root-b"]);
+}
+
+#[test]
+fn a_rescheduled_task_keeps_its_place_by_depth_and_age() {
+    let mut sim = Sim::new(1);
+    let client = sim.client();
+    let (a, _) = sim.worker("a", 1);
+    let held = assigned(&sim.submit(client, vec![at_depth(1, "old", 1)]), a);
+    assert_eq!(held.len(), 1);
+    assert!(sim.leave(a).contains(&Outgoing::Close { id: a }));
+    sim.submit(
+        client,
+        vec![at_depth(2, "deep", 3), at_depth(3, "young", 1)],
+    );
+    // Deeper first; among equals the older task, rescheduled or not.
+    let (b, out) = sim.worker("b", 1);
+    let order: Vec<String> = assigned(&out, b).into_iter().map(|c| c.function).collect();
+    assert_eq!(order, ["deep", "old", "young"]);
 }
 
 #[test]

@@ -104,6 +104,44 @@ impl Guest for Fanout {
             cluster::map("noisy", (0..n).map(|i| (format!("task {i}"), i % 2 == 1)))?;
         Ok(cluster::gather(calls).iter().filter(|r| r.is_err()).count() as u32)
     }
+
+    fn tree(
+        depth: u32,
+        width: u32,
+        fail_leaf: Option<u32>,
+        first_leaf: Option<u32>,
+    ) -> Result<u64, String> {
+        let first = first_leaf.unwrap_or(0);
+        if depth == 0 {
+            return match fail_leaf {
+                Some(leaf) if leaf == first => Err(format!("leaf {leaf} failed on purpose")),
+                _ => Ok(1),
+            };
+        }
+        // Leaves under each child; every leaf of the subtree must have a u32 number.
+        let span = width
+            .checked_pow(depth - 1)
+            .filter(|span| {
+                span.checked_mul(width)
+                    .and_then(|n| n.checked_add(first))
+                    .is_some()
+            })
+            .ok_or_else(|| format!("a tree of depth {depth} and width {width} is too large"))?;
+        let children = (0..width).map(|i| (depth - 1, width, fail_leaf, Some(first + i * span)));
+        let calls: Vec<Call<u64>> = cluster::map("tree", children)?;
+        let mut leaves = 0u64;
+        for (i, outcome) in cluster::gather(calls).into_iter().enumerate() {
+            match outcome {
+                Ok(n) => leaves += n,
+                // A child's own failure reads as its message; anything else keeps its kind.
+                Err(error) if error.kind == ErrorKind::GuestError => {
+                    return Err(format!("tree[{i}] > {}", error.message));
+                }
+                Err(error) => return Err(format!("tree[{i}] > {error}")),
+            }
+        }
+        Ok(leaves)
+    }
 }
 
 /// start² + ... + (start + count - 1)², one `square` task per number.

@@ -1,0 +1,737 @@
+//! Component values ⇄ the compact binary encoding, driven by the WIT type.
+//!
+//! This is how arguments and results travel between host processes and how a guest that asks
+//! for it receives them (`wit/wasmdask.wit`, "Binary value encoding"). It is the
+//! [postcard](https://postcard.jamesmunns.com/wire-format) wire format of the Rust type that
+//! mirrors the WIT type, so a Rust guest decodes it with `postcard` + serde into its own types,
+//! and a `list<u8>` or `list<f64>` is its bytes behind a length, not text:
+//!
+//! | WIT type                 | bytes                                                          |
+//! |--------------------------|----------------------------------------------------------------|
+//! | bool, u8, s8             | one byte                                                       |
+//! | u16..u64                 | unsigned LEB128 varint                                         |
+//! | s16..s64                 | zigzag, then varint                                            |
+//! | f32, f64                 | little-endian IEEE 754 (non-finite values as they are)         |
+//! | char, string             | varint byte length, then UTF-8                                 |
+//! | list<T>, map<K, V>       | varint element count, then the elements (`K` then `V`)         |
+//! | tuple, record, list<T,N> | the elements or fields in WIT order, no count                  |
+//! | variant, enum            | varint case index, then the payload if the case has one        |
+//! | option<T>                | `0`, or `1` then the value                                     |
+//! | result<T, E>             | `0` then the ok payload, or `1` then the err payload           |
+//! | flags                    | varint count, then the set flag names as strings               |
+//!
+//! A call's arguments are the parameters' values one after another (a tuple).
+//!
+//! Decoding takes bytes from another process or a guest, so it trusts nothing: every length is
+//! checked against the bytes that are left before anything is allocated, and trailing bytes are
+//! an error.
+
+use wasmtime::component::{Type, Val};
+
+use super::error::ValueError;
+use super::json::check_plain_data;
+use super::wit_type::wit_type;
+
+/// Element counts of zero-sized element types (such as an empty record) accepted in one list.
+const MAX_EMPTY_ELEMENTS: u64 = 1 << 20;
+
+/// The binary encoding of `val`, of type `ty`.
+///
+/// # Errors
+///
+/// When `val` does not fit `ty` (a case or flag that `ty` does not have) or `ty` is not plain
+/// data.
+pub fn to_binary(val: &Val, ty: &Type) -> Result<Vec<u8>, ValueError> {
+    let mut out = Vec::new();
+    encode(val, ty, &mut out)?;
+    Ok(out)
+}
+
+/// The value of type `ty` that `bytes` encode, all of them.
+///
+/// # Errors
+///
+/// When the bytes end early, go on after the value, or hold something `ty` does not allow (an
+/// unknown case, invalid UTF-8, a varint too long for its type); the error names the path.
+pub fn from_binary(bytes: &[u8], ty: &Type) -> Result<Val, ValueError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let val = reader.value(ty)?;
+    reader.finish()?;
+    Ok(val)
+}
+
+/// The binary encoding of a call's arguments: the parameters' values one after another.
+///
+/// # Errors
+///
+/// As [`to_binary`], with the parameter's name in the path; also when the counts differ.
+pub fn args_to_binary(args: &[Val], params: &[(String, Type)]) -> Result<Vec<u8>, ValueError> {
+    if args.len() != params.len() {
+        return Err(ValueError::new(format!(
+            "expected {} arguments, got {}",
+            params.len(),
+            args.len()
+        )));
+    }
+    let mut out = Vec::new();
+    for (val, (name, ty)) in args.iter().zip(params) {
+        encode(val, ty, &mut out).map_err(|e| e.in_name(name))?;
+    }
+    Ok(out)
+}
+
+/// A call's arguments from their binary encoding (see [`args_to_binary`]).
+///
+/// # Errors
+///
+/// As [`from_binary`], with the parameter's name in the path.
+pub fn args_from_binary(bytes: &[u8], params: &[(String, Type)]) -> Result<Vec<Val>, ValueError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let args = params
+        .iter()
+        .map(|(name, ty)| reader.value(ty).map_err(|e| e.in_name(name)))
+        .collect::<Result<_, _>>()?;
+    reader.finish()?;
+    Ok(args)
+}
+
+fn encode(val: &Val, ty: &Type, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    match (val, ty) {
+        (Val::Bool(b), Type::Bool) => out.push(u8::from(*b)),
+        (Val::U8(n), Type::U8) => out.push(*n),
+        (Val::S8(n), Type::S8) => out.push(n.to_le_bytes()[0]),
+        (Val::U16(n), Type::U16) => varint(u64::from(*n), out),
+        (Val::U32(n), Type::U32) => varint(u64::from(*n), out),
+        (Val::U64(n), Type::U64) => varint(*n, out),
+        (Val::S16(n), Type::S16) => varint(zigzag(i64::from(*n)), out),
+        (Val::S32(n), Type::S32) => varint(zigzag(i64::from(*n)), out),
+        (Val::S64(n), Type::S64) => varint(zigzag(*n), out),
+        (Val::Float32(f), Type::Float32) => out.extend_from_slice(&f.to_le_bytes()),
+        (Val::Float64(f), Type::Float64) => out.extend_from_slice(&f.to_le_bytes()),
+        (Val::Char(c), Type::Char) => text(c.encode_utf8(&mut [0; 4]), out),
+        (Val::String(s), Type::String) => text(s, out),
+        (Val::List(items), Type::List(list)) => {
+            varint(items.len() as u64, out);
+            encode_each(items, std::iter::repeat(list.ty()), out)?;
+        }
+        (Val::FixedLengthList(items), Type::FixedLengthList(list))
+            if items.len() == list.len() as usize =>
+        {
+            encode_each(items, std::iter::repeat(list.ty()), out)?;
+        }
+        (Val::Tuple(items), Type::Tuple(tuple)) if items.len() == tuple.types().len() => {
+            encode_each(items, tuple.types(), out)?;
+        }
+        (Val::Map(pairs), Type::Map(map)) => {
+            varint(pairs.len() as u64, out);
+            for (i, (key, value)) in pairs.iter().enumerate() {
+                encode(key, &map.key(), out).map_err(|e| e.in_index(i))?;
+                encode(value, &map.value(), out).map_err(|e| e.in_index(i))?;
+            }
+        }
+        (Val::Record(fields), Type::Record(record)) if fields.len() == record.fields().len() => {
+            for ((name, val), field) in fields.iter().zip(record.fields()) {
+                encode(val, &field.ty, out).map_err(|e| e.in_name(name))?;
+            }
+        }
+        (Val::Variant(name, payload), Type::Variant(variant)) => {
+            let cases = variant.cases().map(|case| (case.name, case.ty));
+            case(name, payload.as_deref(), cases, ty, out)?;
+        }
+        (Val::Enum(name), Type::Enum(enum_)) => {
+            let cases = enum_.names().map(|name| (name, None));
+            case(name, None, cases, ty, out)?;
+        }
+        (Val::Option(payload), Type::Option(option)) => match payload {
+            None => out.push(0),
+            Some(payload) => {
+                out.push(1);
+                encode(payload, &option.ty(), out).map_err(|e| e.in_name("some"))?;
+            }
+        },
+        (Val::Result(outcome), Type::Result(result)) => {
+            let (tag, name, payload, payload_ty) = match outcome {
+                Ok(payload) => (0, "ok", payload, result.ok()),
+                Err(payload) => (1, "err", payload, result.err()),
+            };
+            out.push(tag);
+            match (payload, payload_ty) {
+                (Some(payload), Some(ty)) => {
+                    encode(payload, &ty, out).map_err(|e| e.in_name(name))?
+                }
+                (None, None) => {}
+                _ => return Err(not_of_type(val, ty).in_name(name)),
+            }
+        }
+        (Val::Flags(set), Type::Flags(flags)) => {
+            varint(set.len() as u64, out);
+            for name in set {
+                if !flags.names().any(|flag| flag == name) {
+                    return Err(not_of_type(val, ty));
+                }
+                text(name, out);
+            }
+        }
+        _ => {
+            check_plain_data(ty)?;
+            return Err(not_of_type(val, ty));
+        }
+    }
+    Ok(())
+}
+
+fn encode_each(
+    items: &[Val],
+    tys: impl Iterator<Item = Type>,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    for (i, (item, ty)) in items.iter().zip(tys).enumerate() {
+        encode(item, &ty, out).map_err(|e| e.in_index(i))?;
+    }
+    Ok(())
+}
+
+/// A variant or enum case: its index, then its payload.
+fn case<'a>(
+    name: &str,
+    payload: Option<&Val>,
+    mut cases: impl Iterator<Item = (&'a str, Option<Type>)>,
+    ty: &Type,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
+    let Some((index, (_, case_ty))) = cases.by_ref().enumerate().find(|(_, (n, _))| *n == name)
+    else {
+        return Err(ValueError::new(format!(
+            "{} has no case `{name}`",
+            wit_type(ty)
+        )));
+    };
+    varint(index as u64, out);
+    match (payload, case_ty) {
+        (Some(payload), Some(case_ty)) => {
+            encode(payload, &case_ty, out).map_err(|e| e.in_name(name))
+        }
+        (None, None) => Ok(()),
+        _ => Err(ValueError::new(format!(
+            "the payload of case `{name}` does not fit {}",
+            wit_type(ty)
+        ))),
+    }
+}
+
+fn not_of_type(val: &Val, ty: &Type) -> ValueError {
+    ValueError::new(format!(
+        "a {} value cannot be encoded as {}",
+        val_kind(val),
+        wit_type(ty)
+    ))
+}
+
+/// The kind of a value for error messages (the values of a mismatch have no type to print).
+fn val_kind(val: &Val) -> &'static str {
+    match val {
+        Val::Bool(_) => "bool",
+        Val::S8(_) => "s8",
+        Val::U8(_) => "u8",
+        Val::S16(_) => "s16",
+        Val::U16(_) => "u16",
+        Val::S32(_) => "s32",
+        Val::U32(_) => "u32",
+        Val::S64(_) => "s64",
+        Val::U64(_) => "u64",
+        Val::Float32(_) => "f32",
+        Val::Float64(_) => "f64",
+        Val::Char(_) => "char",
+        Val::String(_) => "string",
+        Val::List(_) => "list",
+        Val::FixedLengthList(_) => "fixed-length list",
+        Val::Record(_) => "record",
+        Val::Tuple(_) => "tuple",
+        Val::Variant(..) => "variant",
+        Val::Enum(_) => "enum",
+        Val::Option(_) => "option",
+        Val::Result(_) => "result",
+        Val::Flags(_) => "flags",
+        Val::Map(_) => "map",
+        Val::Resource(_) => "resource",
+        Val::Future(_) => "future",
+        Val::Stream(_) => "stream",
+        Val::ErrorContext(_) => "error-context",
+    }
+}
+
+fn varint(mut n: u64, out: &mut Vec<u8>) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
+}
+
+fn text(s: &str, out: &mut Vec<u8>) {
+    varint(s.len() as u64, out);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over untrusted bytes.
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+impl<'b> Reader<'b> {
+    fn left(&self) -> usize {
+        self.bytes.len() - self.at
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'b [u8], ValueError> {
+        if n > self.left() {
+            return Err(ValueError::new(format!(
+                "the binary value ends early: {n} more bytes needed at offset {}, {} left",
+                self.at,
+                self.left()
+            )));
+        }
+        let slice = &self.bytes[self.at..self.at + n];
+        self.at += n;
+        Ok(slice)
+    }
+
+    fn byte(&mut self) -> Result<u8, ValueError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], ValueError> {
+        Ok(self.take(N)?.try_into().expect("took N bytes"))
+    }
+
+    /// An unsigned varint that must fit `bits` bits.
+    fn varint(&mut self, bits: u32) -> Result<u64, ValueError> {
+        let mut n: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let byte = self.byte()?;
+            let part = u64::from(byte & 0x7f);
+            // The tenth byte may only hold the 64th bit.
+            if shift == 63 && part > 1 {
+                return Err(self.bad_varint(bits));
+            }
+            n |= part << shift;
+            if byte & 0x80 == 0 {
+                if bits < 64 && n >> bits != 0 {
+                    return Err(self.bad_varint(bits));
+                }
+                return Ok(n);
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(self.bad_varint(bits));
+            }
+        }
+    }
+
+    fn bad_varint(&self, bits: u32) -> ValueError {
+        ValueError::new(format!(
+            "the varint before offset {} does not fit {bits} bits",
+            self.at
+        ))
+    }
+
+    /// An element count, checked against the bytes left so a hostile count allocates nothing.
+    fn count(&mut self, element: &Type) -> Result<usize, ValueError> {
+        let n = self.varint(64)?;
+        let fits = if encodes_to_nothing(element) {
+            n <= MAX_EMPTY_ELEMENTS
+        } else {
+            n <= self.left() as u64
+        };
+        if !fits {
+            return Err(ValueError::new(format!(
+                "the binary value claims {n} elements of {} but only {} bytes are left",
+                wit_type(element),
+                self.left()
+            )));
+        }
+        Ok(n as usize)
+    }
+
+    fn text(&mut self) -> Result<&'b str, ValueError> {
+        let len = self.varint(64)?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        std::str::from_utf8(self.take(len)?)
+            .map_err(|e| ValueError::new(format!("the string is not UTF-8: {e}")))
+    }
+
+    fn finish(&self) -> Result<(), ValueError> {
+        match self.left() {
+            0 => Ok(()),
+            n => Err(ValueError::new(format!(
+                "{n} bytes are left over after the binary value (offset {})",
+                self.at
+            ))),
+        }
+    }
+
+    fn value(&mut self, ty: &Type) -> Result<Val, ValueError> {
+        Ok(match ty {
+            Type::Bool => match self.byte()? {
+                0 => Val::Bool(false),
+                1 => Val::Bool(true),
+                b => return Err(ValueError::new(format!("expected bool (0 or 1), got {b}"))),
+            },
+            Type::U8 => Val::U8(self.byte()?),
+            Type::S8 => Val::S8(i8::from_le_bytes([self.byte()?])),
+            Type::U16 => Val::U16(self.varint(16)? as u16),
+            Type::U32 => Val::U32(self.varint(32)? as u32),
+            Type::U64 => Val::U64(self.varint(64)?),
+            Type::S16 => Val::S16(unzigzag(self.varint(16)?) as i16),
+            Type::S32 => Val::S32(unzigzag(self.varint(32)?) as i32),
+            Type::S64 => Val::S64(unzigzag(self.varint(64)?)),
+            Type::Float32 => Val::Float32(f32::from_le_bytes(self.array()?)),
+            Type::Float64 => Val::Float64(f64::from_le_bytes(self.array()?)),
+            Type::Char => {
+                let s = self.text()?;
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => Val::Char(c),
+                    _ => {
+                        return Err(ValueError::new(format!(
+                            "expected one char, got the string {s:?}"
+                        )));
+                    }
+                }
+            }
+            Type::String => Val::String(self.text()?.to_string()),
+            Type::List(list) => {
+                let element = list.ty();
+                let n = self.count(&element)?;
+                Val::List(self.each(std::iter::repeat_n(element, n))?)
+            }
+            Type::FixedLengthList(list) => {
+                let n = list.len() as usize;
+                Val::FixedLengthList(self.each(std::iter::repeat_n(list.ty(), n))?)
+            }
+            Type::Tuple(tuple) => Val::Tuple(self.each(tuple.types())?),
+            Type::Map(map) => {
+                let (key_ty, value_ty) = (map.key(), map.value());
+                let n = self.count(&key_ty)?;
+                let mut pairs = Vec::with_capacity(n);
+                for i in 0..n {
+                    let key = self.value(&key_ty).map_err(|e| e.in_index(i))?;
+                    let value = self.value(&value_ty).map_err(|e| e.in_index(i))?;
+                    pairs.push((key, value));
+                }
+                Val::Map(pairs)
+            }
+            Type::Record(record) => Val::Record(
+                record
+                    .fields()
+                    .map(|field| {
+                        let val = self.value(&field.ty).map_err(|e| e.in_name(field.name))?;
+                        Ok((field.name.to_string(), val))
+                    })
+                    .collect::<Result<_, ValueError>>()?,
+            ),
+            Type::Variant(variant) => {
+                let index = self.varint(32)? as usize;
+                let case = variant
+                    .cases()
+                    .nth(index)
+                    .ok_or_else(|| no_case(index, ty))?;
+                let payload = match case.ty {
+                    Some(case_ty) => Some(Box::new(
+                        self.value(&case_ty).map_err(|e| e.in_name(case.name))?,
+                    )),
+                    None => None,
+                };
+                Val::Variant(case.name.to_string(), payload)
+            }
+            Type::Enum(enum_) => {
+                let index = self.varint(32)? as usize;
+                let name = enum_.names().nth(index).ok_or_else(|| no_case(index, ty))?;
+                Val::Enum(name.to_string())
+            }
+            Type::Option(option) => match self.byte()? {
+                0 => Val::Option(None),
+                1 => Val::Option(Some(Box::new(
+                    self.value(&option.ty()).map_err(|e| e.in_name("some"))?,
+                ))),
+                b => {
+                    return Err(ValueError::new(format!(
+                        "expected option tag 0 or 1, got {b}"
+                    )));
+                }
+            },
+            Type::Result(result) => {
+                let (name, payload_ty) = match self.byte()? {
+                    0 => ("ok", result.ok()),
+                    1 => ("err", result.err()),
+                    b => {
+                        return Err(ValueError::new(format!(
+                            "expected result tag 0 or 1, got {b}"
+                        )));
+                    }
+                };
+                let payload = match payload_ty {
+                    Some(ty) => Some(Box::new(self.value(&ty).map_err(|e| e.in_name(name))?)),
+                    None => None,
+                };
+                Val::Result(if name == "ok" {
+                    Ok(payload)
+                } else {
+                    Err(payload)
+                })
+            }
+            Type::Flags(flags) => {
+                let n = self.count(&Type::String)?;
+                let mut set = Vec::with_capacity(n);
+                for i in 0..n {
+                    let name = self.text().map_err(|e| e.in_index(i))?;
+                    if !flags.names().any(|flag| flag == name) {
+                        return Err(ValueError::new(format!(
+                            "{} has no flag `{name}`",
+                            wit_type(ty)
+                        ))
+                        .in_index(i));
+                    }
+                    set.push(name.to_string());
+                }
+                Val::Flags(set)
+            }
+            Type::Own(_)
+            | Type::Borrow(_)
+            | Type::Future(_)
+            | Type::Stream(_)
+            | Type::ErrorContext => {
+                return Err(ValueError::new(format!(
+                    "values of type {} have no binary encoding; a task's parameters and results \
+                     must be plain data",
+                    wit_type(ty)
+                )));
+            }
+        })
+    }
+
+    fn each(&mut self, tys: impl Iterator<Item = Type>) -> Result<Vec<Val>, ValueError> {
+        tys.enumerate()
+            .map(|(i, ty)| self.value(&ty).map_err(|e| e.in_index(i)))
+            .collect()
+    }
+}
+
+fn no_case(index: usize, ty: &Type) -> ValueError {
+    ValueError::new(format!("{} has no case number {index}", wit_type(ty)))
+}
+
+/// Whether every value of `ty` encodes to zero bytes (an empty tuple or record, or a list of
+/// fixed length 0), so an element count cannot be checked against the bytes left.
+fn encodes_to_nothing(ty: &Type) -> bool {
+    match ty {
+        Type::Tuple(tuple) => tuple.types().all(|ty| encodes_to_nothing(&ty)),
+        Type::Record(record) => record.fields().all(|field| encodes_to_nothing(&field.ty)),
+        Type::FixedLengthList(list) => list.len() == 0 || encodes_to_nothing(&list.ty()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{from_val, to_val};
+    use crate::test_types::{func_params, ty};
+    use serde::Serialize;
+    use serde_json::json;
+
+    const DEFS: &[(&str, &str)] = &[
+        (
+            "point",
+            r#"(record (field "x" s32) (field "y" float64) (field "label" (option string)))"#,
+        ),
+        (
+            "shape",
+            r#"(variant (case "circle" float64) (case "rect" (tuple float64 float64)) (case "none"))"#,
+        ),
+        ("color", r#"(enum "red" "green" "dark-blue")"#),
+        ("perms", r#"(flags "read" "write" "exec")"#),
+    ];
+
+    fn t(wat: &str) -> Type {
+        ty(DEFS, wat)
+    }
+
+    /// The binary encoding of the value that `json` gives at type `wat`.
+    fn bin(json: serde_json::Value, wat: &str) -> Vec<u8> {
+        let ty = t(wat);
+        to_binary(&to_val(&json, &ty).unwrap(), &ty).unwrap()
+    }
+
+    fn postcard<T: Serialize>(value: &T) -> Vec<u8> {
+        postcard::to_allocvec(value).unwrap()
+    }
+
+    #[test]
+    fn scalars_are_postcard() {
+        assert_eq!(bin(json!(true), "bool"), postcard(&true));
+        assert_eq!(bin(json!(-3), "s8"), postcard(&-3i8));
+        assert_eq!(bin(json!(300), "u16"), postcard(&300u16));
+        assert_eq!(bin(json!(-70000), "s32"), postcard(&-70000i32));
+        assert_eq!(bin(json!(u64::MAX), "u64"), postcard(&u64::MAX));
+        assert_eq!(bin(json!(i64::MIN), "s64"), postcard(&i64::MIN));
+        assert_eq!(bin(json!(1.5), "float32"), postcard(&1.5f32));
+        assert_eq!(bin(json!("inf"), "float64"), postcard(&f64::INFINITY));
+        assert_eq!(bin(json!("é"), "char"), postcard(&'é'));
+        assert_eq!(bin(json!("hello"), "string"), postcard(&"hello"));
+    }
+
+    #[test]
+    fn compound_values_are_the_postcard_of_the_mirroring_rust_type() {
+        #[derive(Serialize)]
+        struct Point {
+            x: i32,
+            y: f64,
+            label: Option<String>,
+        }
+        #[derive(Serialize)]
+        enum Shape {
+            #[allow(dead_code)]
+            Circle(f64),
+            Rect((f64, f64)),
+        }
+        #[derive(Serialize)]
+        enum Color {
+            #[allow(dead_code)]
+            Red,
+            #[allow(dead_code)]
+            Green,
+            DarkBlue,
+        }
+        let point = json!({"x": -1, "y": 2.5, "label": "a"});
+        let expected = Point {
+            x: -1,
+            y: 2.5,
+            label: Some("a".into()),
+        };
+        assert_eq!(bin(point, "$point"), postcard(&expected));
+        assert_eq!(
+            bin(json!({"rect": [1.0, 2.0]}), "$shape"),
+            postcard(&Shape::Rect((1.0, 2.0)))
+        );
+        assert_eq!(
+            bin(json!("dark-blue"), "$color"),
+            postcard(&Color::DarkBlue)
+        );
+        let floats: Vec<f64> = (0..100).map(|i| f64::from(i) / 3.0).collect();
+        assert_eq!(bin(json!(floats), "(list float64)"), postcard(&floats));
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(bin(json!(bytes), "(list u8)"), postcard(&bytes));
+        assert_eq!(
+            bin(json!([7, "x"]), "(tuple u32 string)"),
+            postcard(&(7u32, "x"))
+        );
+        assert_eq!(bin(json!(null), "(option u32)"), postcard(&None::<u32>));
+        assert_eq!(
+            bin(json!({"err": "no"}), "(result u32 (error string))"),
+            postcard(&Err::<u32, &str>("no"))
+        );
+        assert_eq!(
+            bin(json!({"ok": 5}), "(result u32 (error string))"),
+            postcard(&Ok::<u32, &str>(5))
+        );
+        assert_eq!(
+            bin(json!(["read", "exec"]), "$perms"),
+            postcard(&["read", "exec"].to_vec())
+        );
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let cases = [
+            (json!({"x": 1, "y": -0.5, "label": null}), "$point"),
+            (
+                json!([{"circle": 1.0}, "none", {"rect": [0.0, 1e300]}]),
+                "(list $shape)",
+            ),
+            (json!(["green", "red"]), "(list $color)"),
+            (json!(["write"]), "$perms"),
+            (json!({"some": null}), "(option (option u8))"),
+            (json!([[1, 2], [3]]), "(list (list s64))"),
+            (json!(["NaN", "-inf", 0.0]), "(list float32)"),
+            (json!({"ok": null}), "(result (error string))"),
+            (json!([]), "(list string)"),
+            (json!(["a", "ß", ""]), "(list string)"),
+        ];
+        for (json, wat) in cases {
+            let ty = t(wat);
+            let val = to_val(&json, &ty).unwrap();
+            let bytes = to_binary(&val, &ty).unwrap();
+            let back = from_binary(&bytes, &ty).unwrap();
+            assert_eq!(from_val(&back), from_val(&val), "{wat}");
+        }
+    }
+
+    #[test]
+    fn arguments_are_a_tuple_of_the_parameters() {
+        let params = func_params(DEFS, r#"(param "n" u64) (param "xs" (list float64))"#);
+        let args = vec![
+            Val::U64(3),
+            Val::List(vec![Val::Float64(1.0), Val::Float64(2.0)]),
+        ];
+        let bytes = args_to_binary(&args, &params).unwrap();
+        assert_eq!(bytes, postcard(&(3u64, vec![1.0f64, 2.0])));
+        assert_eq!(args_from_binary(&bytes, &params).unwrap(), args);
+        let err = args_from_binary(&bytes[..bytes.len() - 1], &params).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("at `xs[1]`: the binary value ends early"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn hostile_bytes_are_errors_not_allocations() {
+        let list = t("(list u64)");
+        // A count of 2^62 elements with nothing behind it.
+        let mut bytes = Vec::new();
+        varint(1 << 62, &mut bytes);
+        let err = from_binary(&bytes, &list).unwrap_err().to_string();
+        assert!(err.contains("claims 4611686018427387904 elements"), "{err}");
+        // A varint longer than 64 bits.
+        let err = from_binary(&[0xff; 11], &t("u64")).unwrap_err().to_string();
+        assert!(err.contains("does not fit 64 bits"), "{err}");
+        // 2^32 does not fit a u32.
+        let mut bytes = Vec::new();
+        varint(1 << 32, &mut bytes);
+        let err = from_binary(&bytes, &t("u32")).unwrap_err().to_string();
+        assert!(err.contains("does not fit 32 bits"), "{err}");
+        let err = from_binary(&[2], &t("bool")).unwrap_err().to_string();
+        assert!(err.contains("expected bool"), "{err}");
+        let err = from_binary(&[9], &t("$color")).unwrap_err().to_string();
+        assert!(err.contains("no case number 9"), "{err}");
+        let err = from_binary(&[2, 0xff, 0xfe], &t("string"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
+        let err = from_binary(&[1, 2], &t("u8")).unwrap_err().to_string();
+        assert!(err.contains("1 bytes are left over"), "{err}");
+        let err = from_binary(&[1, 5, b'w', b'r', b'o', b'n', b'g'], &t("$perms"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no flag `wrong`"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_refused() {
+        let err = to_binary(&Val::String("x".into()), &t("u32")).unwrap_err();
+        assert_eq!(err.to_string(), "a string value cannot be encoded as u32");
+        let err = to_binary(&Val::Enum("purple".into()), &t("$color")).unwrap_err();
+        assert!(err.to_string().contains("no case `purple`"), "{err}");
+    }
+}

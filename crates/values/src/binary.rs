@@ -112,12 +112,12 @@ fn encode(val: &Val, ty: &Type, out: &mut Vec<u8>) -> Result<(), ValueError> {
         (Val::String(s), Type::String) => text(s, out),
         (Val::List(items), Type::List(list)) => {
             varint(items.len() as u64, out);
-            encode_each(items, std::iter::repeat(list.ty()), out)?;
+            encode_list(items, &list.ty(), out)?;
         }
         (Val::FixedLengthList(items), Type::FixedLengthList(list))
             if items.len() == list.len() as usize =>
         {
-            encode_each(items, std::iter::repeat(list.ty()), out)?;
+            encode_list(items, &list.ty(), out)?;
         }
         (Val::Tuple(items), Type::Tuple(tuple)) if items.len() == tuple.types().len() => {
             encode_each(items, tuple.types(), out)?;
@@ -176,6 +176,25 @@ fn encode(val: &Val, ty: &Type, out: &mut Vec<u8>) -> Result<(), ValueError> {
             check_plain_data(ty)?;
             return Err(not_of_type(val, ty));
         }
+    }
+    Ok(())
+}
+
+/// The elements of a list, all of one type: the type is looked at once, not cloned per element,
+/// and lists of bytes take one copy (megabyte `list<u8>` values are common).
+fn encode_list(items: &[Val], ty: &Type, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    if *ty == Type::U8 {
+        out.reserve(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Val::U8(byte) => out.push(*byte),
+                other => return Err(not_of_type(other, ty).in_index(i)),
+            }
+        }
+        return Ok(());
+    }
+    for (i, item) in items.iter().enumerate() {
+        encode(item, ty, out).map_err(|e| e.in_index(i))?;
     }
     Ok(())
 }
@@ -413,11 +432,11 @@ impl<'b> Reader<'b> {
             Type::List(list) => {
                 let element = list.ty();
                 let n = self.count(&element)?;
-                Val::List(self.each(std::iter::repeat_n(element, n))?)
+                Val::List(self.list(&element, n)?)
             }
             Type::FixedLengthList(list) => {
                 let n = list.len() as usize;
-                Val::FixedLengthList(self.each(std::iter::repeat_n(list.ty(), n))?)
+                Val::FixedLengthList(self.list(&list.ty(), n)?)
             }
             Type::Tuple(tuple) => Val::Tuple(self.each(tuple.types())?),
             Type::Map(map) => {
@@ -518,6 +537,16 @@ impl<'b> Reader<'b> {
                 )));
             }
         })
+    }
+
+    /// `n` elements of type `ty`; a list of bytes is read in one piece.
+    fn list(&mut self, ty: &Type, n: usize) -> Result<Vec<Val>, ValueError> {
+        if *ty == Type::U8 {
+            return Ok(self.take(n)?.iter().map(|&byte| Val::U8(byte)).collect());
+        }
+        (0..n)
+            .map(|i| self.value(ty).map_err(|e| e.in_index(i)))
+            .collect()
     }
 
     fn each(&mut self, tys: impl Iterator<Item = Type>) -> Result<Vec<Val>, ValueError> {

@@ -5,7 +5,8 @@ Set up once with `bash scripts/bench-setup.sh`, then:
 
     .venv/bin/python bench/vs_dask.py [--wasmdask target/release/wasmdask]
         [--component target/guests/wasm32-wasip2/release/wasmdask_example.wasm]
-        [--repeat 3] [--json results.json]
+        [--repeat 3] [--json results.json] [--distributed | --distributed-only] [--data] [--tree]
+        [--only local,distributed,data,tree]
 
 Two measurements, each the best (minimum wall time) of --repeat runs per side:
 
@@ -37,7 +38,23 @@ multi-process topology, wasmdask `scheduler` + 2 `worker` processes x 1 thread a
    LocalCluster, maps 1,000 squares, gathers, sums, prints and shuts down.
 6. idle worker memory: VmRSS of each worker process after the jobs of 3 and 4 and ~2 s idle.
 
-Uses only the standard library (dask is only imported by the child processes this script starts).
+With --data and --tree (or --only data,tree), on 2 workers x 1 thread against Dask's default
+`LocalCluster(n_workers=2, threads_per_worker=1)`, already started and warmed up, of which ONLY
+submit to result is timed:
+
+7. data-heavy fan-out: 64 `chunk` tasks of 8 MB each (1,000,000 f64) reduced by one task, the
+   example's `sum-chunks(count=64, len=1000000)`: the whole client process `wasmdask run
+   --scheduler tcp://... -f sum-chunks` against a running scheduler + 2 workers (the root task runs
+   in the client, the chunks on the workers), and the whole `wasmdask run --processes --workers 2`
+   process (cluster start and stop included), vs. `client.submit(sum_all,
+   client.map(make_chunk, range(64))).result()` with numpy arrays. Target >= 2x.
+8. nested fan-out: the example's `tree(depth=4, width=5)`, 781 tasks in which every inner task
+   waits for its 5 children: the whole `wasmdask run --workers 2` process (embedded) and the whole
+   `run --processes --workers 2` process, vs. the same recursion through `worker_client`
+   (secede/rejoin) with `pure=False`. Target >= 10x.
+
+Uses only the standard library (dask and numpy are only imported by the child processes this script
+starts).
 Exits 1 if a side prints a wrong result or fails; the speed-up targets are only reported, unless
 --fail-below-target is given.
 """
@@ -71,6 +88,18 @@ TARGET_DIST_THROUGHPUT_RATIO = 20.0  # [3]
 TARGET_DIST_START_RATIO = 10.0  # [5]
 TARGET_WORKER_RSS_MB = 30.0  # [6], wasmdask worker, absolute
 DIST_WORKERS = 2  # worker processes x 1 thread each, both sides
+CHUNKS, CHUNK_LEN = 64, 1_000_000  # [7]: 64 tasks x 8 MB (1,000,000 f64 each), reduced by one task
+# Element k of chunk i is (i * CHUNK_LEN + k) / 2, so all chunks together are 0, 0.5, ..., (N - 1) / 2 for
+# N = CHUNKS * CHUNK_LEN; their sum N (N - 1) / 4 and every partial sum are multiples of 0.5 below 2^52,
+# hence exact in f64 whatever the summation order.
+EXPECTED_CHUNKS = float(CHUNKS * CHUNK_LEN * (CHUNKS * CHUNK_LEN - 1)) / 4  # 1023999984000000.0
+CHUNK_MB = CHUNKS * CHUNK_LEN * 8 / 1e6  # 512 MB produced and reduced
+TREE_DEPTH, TREE_WIDTH = 4, 5  # [8]
+EXPECTED_TREE = TREE_WIDTH**TREE_DEPTH  # 625 leaves
+TREE_TASKS = sum(TREE_WIDTH**d for d in range(TREE_DEPTH + 1))  # 781 tasks, the root included
+TARGET_DATA_RATIO = 2.0  # [7]
+TARGET_TREE_RATIO = 10.0  # [8]
+GROUPS = ("local", "distributed", "data", "tree")  # --only: [1]-[2], [3]-[6], [7], [8]
 IDLE_S = 2.0  # [6] idle time before reading the workers' RSS
 TIMEOUT_S = 600
 
@@ -106,6 +135,18 @@ if __name__ == "__main__":
 """
 
 
+# The long-lived Dask children start a timed run only once the scheduler has forgotten every task of
+# the previous one (nothing reused, nothing still being released in the background).
+DASK_WAIT_RELEASED = """
+def scheduler_tasks(dask_scheduler=None):
+    return len(dask_scheduler.tasks)
+
+def wait_released(client, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while client.run_on_scheduler(scheduler_tasks) and time.monotonic() < deadline:
+        time.sleep(0.05)
+"""
+
 # Benchmarks 3, 4 and 6, Dask side: one process, one multi-process cluster, warmed up; each timed
 # map+gather uses its own key prefix (so nothing is reused from an earlier repetition) and the next
 # one starts only after the scheduler has forgotten every task of the previous one.
@@ -124,17 +165,9 @@ def status_kb(pid, field):
                 return int(line.split()[1])
     return None
 
-def scheduler_tasks(dask_scheduler=None):
-    return len(dask_scheduler.tasks)
-
 def saturation(dask_scheduler=None):
     return repr(dask_scheduler.WORKER_SATURATION)
-
-def wait_released(client, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while client.run_on_scheduler(scheduler_tasks) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
+{DASK_WAIT_RELEASED}
 if __name__ == "__main__":
     repeat, idle_s = int(sys.argv[1]), float(sys.argv[2])
     out = {{"runs": {{"{N_THROUGHPUT}": [], "{N_START}": []}}}}
@@ -172,6 +205,59 @@ if __name__ == "__main__":
                 ]
             except Exception as e:  # psutil is a dependency of distributed, but do not fail on it
                 out["other_children"] = repr(e)
+    print("RESULT " + json.dumps(out), flush=True)
+"""
+
+# Benchmarks 7 and 8, Dask side: one process, one default multi-process cluster (2 workers x 1 thread),
+# warmed up; only submit to result is timed. sys.argv: repeat, then the groups to run ("data,tree").
+DASK_HEAVY_SCRIPT = f"""
+import json, sys, time
+import numpy as np
+from dask.distributed import Client, LocalCluster, worker_client
+
+CHUNK_LEN = {CHUNK_LEN}
+
+def make_chunk(i):
+    # The example's `chunk(i, len)`: element k is (i * len + k) / 2.
+    return (np.arange(CHUNK_LEN, dtype=np.float64) + i * CHUNK_LEN) * 0.5
+
+def sum_all(chunks):
+    return float(sum(chunk.sum() for chunk in chunks))
+
+def tree(depth, width):
+    # The example's `tree`. worker_client secedes this task from its worker's thread while it waits
+    # for its children (and rejoins after), so the tree does not deadlock on 1 thread per worker;
+    # pure=False gives the `width` identical calls distinct keys, so each one really runs.
+    if depth == 0:
+        return 1
+    with worker_client() as client:
+        return sum(client.gather(client.map(tree, [depth - 1] * width, [width] * width, pure=False)))
+{DASK_WAIT_RELEASED}
+if __name__ == "__main__":
+    repeat, groups = int(sys.argv[1]), sys.argv[2].split(",")
+    out = {{"data": [], "tree": []}}
+    with LocalCluster(n_workers={DIST_WORKERS}, threads_per_worker=1) as cluster, Client(cluster) as client:
+        # Untimed warm-up: worker processes up, numpy imported on them, functions shipped.
+        if "data" in groups:
+            client.submit(sum_all, client.map(make_chunk, range(2), key="warmup-chunk"), key="warmup-sum").result()
+        if "tree" in groups:
+            client.submit(tree, 1, 2, pure=False).result()
+        wait_released(client)
+        for r in range(repeat):
+            if "data" in groups:
+                t0 = time.perf_counter()
+                futures = client.map(make_chunk, range({CHUNKS}), key=f"chunk-{{r}}")
+                total = client.submit(sum_all, futures, key=f"sum-{{r}}").result()
+                elapsed = time.perf_counter() - t0
+                out["data"].append([total, elapsed])
+                del futures
+                wait_released(client)
+            if "tree" in groups:
+                t0 = time.perf_counter()
+                total = client.submit(tree, {TREE_DEPTH}, {TREE_WIDTH}, pure=False).result()
+                elapsed = time.perf_counter() - t0
+                out["tree"].append([total, elapsed])
+                wait_released(client)
     print("RESULT " + json.dumps(out), flush=True)
 """
 
@@ -249,43 +335,61 @@ def run(cmd: list[str], what: str) -> tuple[float, str]:
     return elapsed, stdout
 
 
-def check_printed(stdout: str, expected: int, what: str) -> None:
+def check_printed(stdout: str, expected: int | float, what: str) -> None:
+    """An int must be printed as such; a float as any number equal to it (`1e3`, `1000.0`)."""
     tokens = stdout.replace(",", " ").replace(":", " ").replace('"', " ").split()
-    if str(expected) not in tokens:
-        raise BenchError(f"{what}: expected {expected} in the output, got: {stdout.strip()[:500]!r}")
+    if isinstance(expected, float):
+        found = any(parses_to(token, expected) for token in tokens)
+    else:
+        found = str(expected) in tokens
+    if not found:
+        raise BenchError(f"{what}: expected {expected!r} in the output, got: {stdout.strip()[:500]!r}")
+
+
+def parses_to(token: str, number: float) -> bool:
+    try:
+        return float(token) == number
+    except ValueError:
+        return False
+
+
+def task_cmd(
+    args, function: str, task_args: list[str], workers: int | None = None, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """`wasmdask run <example> --function FUNCTION [EXTRA] [--workers N] -- TASK_ARGS`."""
+    cmd = [str(args.wasmdask), "run", str(args.component), "--function", function, *extra]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    return cmd + ["--", *task_args]
 
 
 def wasmdask_cmd(args, n: int, workers: int | None = None, extra: tuple[str, ...] = ()) -> list[str]:
-    cmd = [str(args.wasmdask), "run", str(args.component), "--function", "sum-of-squares", *extra]
-    if workers is not None:
-        cmd += ["--workers", str(workers)]
-    return cmd + ["--", f"n={n}"]
+    return task_cmd(args, "sum-of-squares", [f"n={n}"], workers, extra)
+
+
+def bench_cmd(args, cmd: list[str], expected: int | float, label: str, warm_up: bool = False) -> list[float]:
+    """--repeat timed runs of cmd (after one untimed run if warm_up), each checked; their times."""
+    if warm_up:
+        t, out = run(cmd, f"{label} (warm-up)")
+        check_printed(out, expected, label)
+        log(f"  {label} warm-up: {t:.3f}s (not counted)")
+    times = []
+    for i in range(args.repeat):
+        t, out = run(cmd, f"{label} (run {i + 1})")
+        check_printed(out, expected, label)
+        times.append(t)
+        log(f"  {label} run {i + 1}: {t:.4f}s")
+    return times
 
 
 def bench_wasmdask(
     args, n: int, expected: int, workers: int | None, label: str, extra: tuple[str, ...] = ()
 ) -> list[float]:
-    times = []
-    for i in range(args.repeat):
-        t, out = run(wasmdask_cmd(args, n, workers, extra), f"wasmdask {label} (run {i + 1})")
-        check_printed(out, expected, f"wasmdask {label}")
-        times.append(t)
-        log(f"  wasmdask {label} run {i + 1}: {t:.4f}s")
-    return times
+    return bench_cmd(args, wasmdask_cmd(args, n, workers, extra), expected, f"wasmdask {label}")
 
 
 def bench_dask_start(args, script: Path, label: str = "start-to-result") -> list[float]:
-    cmd = [sys.executable, str(script)]
-    t, out = run(cmd, f"dask {label} (warm-up)")
-    check_printed(out, EXPECTED_START, f"dask {label}")
-    log(f"  dask {label} warm-up: {t:.3f}s (not counted)")
-    times = []
-    for i in range(args.repeat):
-        t, out = run(cmd, f"dask {label} (run {i + 1})")
-        check_printed(out, EXPECTED_START, f"dask {label}")
-        times.append(t)
-        log(f"  dask {label} run {i + 1}: {t:.3f}s")
-    return times
+    return bench_cmd(args, [sys.executable, str(script)], EXPECTED_START, f"dask {label}", warm_up=True)
 
 
 # ---- distributed section ([3]-[6]) ------------------------------------------------------------
@@ -387,6 +491,22 @@ class WasmdaskCluster:
     def done_by_worker(self) -> dict[str, int]:
         return {w["name"]: w["done"] for w in self.state()["workers"]}
 
+    def run_client(self, cmd: list[str], expected: int | float, tasks: int, what: str) -> tuple[float, dict[str, int]]:
+        """Runs the client cmd (timed, result checked), then checks that the workers ran its `tasks`
+        subtasks (not the client); returns its time and the tasks done per worker."""
+        before = self.done_by_worker()
+        t, out = run(cmd, what)
+        check_printed(out, expected, what)
+        deadline = time.monotonic() + 10.0
+        while True:
+            after = self.done_by_worker()
+            delta = {k: after.get(k, 0) - before.get(k, 0) for k in self.worker_names}
+            if sum(delta.values()) >= tasks:
+                return t, delta
+            if time.monotonic() > deadline:
+                raise BenchError(f"{what}: the workers report {sum(delta.values())} tasks done, expected {tasks}")
+            time.sleep(0.02)
+
     def stop(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
@@ -418,20 +538,7 @@ def bench_wasmdask_distributed(args, logdir: Path) -> dict:
         log(f"  wasmdask cluster up: scheduler {cluster.address}, workers {', '.join(cluster.worker_names)}")
 
         def one(n: int, what: str) -> tuple[float, dict[str, int]]:
-            before = cluster.done_by_worker()
-            t, out = run(wasmdask_cmd(args, n, None, extra), what)
-            check_printed(out, expected[n], what)
-            # The n subtasks must have run on the workers, not in the client.
-            deadline = time.monotonic() + 10.0
-            while True:
-                after = cluster.done_by_worker()
-                delta = {k: after.get(k, 0) - before.get(k, 0) for k in cluster.worker_names}
-                if sum(delta.values()) >= n:
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError(f"{what}: the workers report {sum(delta.values())} tasks done, expected {n}")
-                time.sleep(0.02)
-            return t, delta
+            return cluster.run_client(wasmdask_cmd(args, n, None, extra), expected[n], n, what)
 
         t, _ = one(N_START, "wasmdask distributed (warm-up)")
         log(f"  wasmdask client warm-up n={N_START} (fills the compiled cache): {t:.3f}s (not counted)")
@@ -504,6 +611,74 @@ def bench_distributed(args, tmp: Path) -> dict:
     return {"w5": w5, "d5": d5, "wasmdask": w, "dask": d}
 
 
+# ---- data-heavy fan-out ([7]) and nested fan-out ([8]) -----------------------------------------
+
+
+def bench_wasmdask_data(args, logdir: Path) -> dict:
+    """[7], wasmdask side: the client process against a running scheduler + 2 workers (as Dask's
+    cluster is already up), then whole `run --processes` processes (cluster start included)."""
+    task_args = [f"count={CHUNKS}", f"len={CHUNK_LEN}"]
+    runs, split = [], []
+    with WasmdaskCluster(args, logdir) as cluster:
+        cmd = task_cmd(args, "sum-chunks", task_args, extra=("--scheduler", cluster.address))
+        log(f"  wasmdask cluster up: scheduler {cluster.address}, workers {', '.join(cluster.worker_names)}")
+        t, _ = cluster.run_client(cmd, EXPECTED_CHUNKS, CHUNKS, "wasmdask data-heavy (warm-up)")
+        log(f"  wasmdask client warm-up (fills the compiled cache): {t:.3f}s (not counted)")
+        for i in range(args.repeat):
+            t, delta = cluster.run_client(cmd, EXPECTED_CHUNKS, CHUNKS, f"wasmdask data-heavy (run {i + 1})")
+            runs.append(t)
+            split.append(delta)
+            log(f"  wasmdask client `run --scheduler` run {i + 1}: {t:.4f}s (chunks per worker {delta})")
+    processes_cmd = task_cmd(args, "sum-chunks", task_args, DIST_WORKERS, ("--processes",))
+    processes = bench_cmd(args, processes_cmd, EXPECTED_CHUNKS, "wasmdask data-heavy run --processes")
+    return {"runs": runs, "chunks_per_worker": split, "processes_runs": processes}
+
+
+def bench_wasmdask_tree(args) -> dict:
+    """[8], wasmdask side: whole `run --workers 2` (embedded) and `run --processes --workers 2` processes."""
+    task_args = [f"depth={TREE_DEPTH}", f"width={TREE_WIDTH}"]
+    embedded_cmd = task_cmd(args, "tree", task_args, DIST_WORKERS)
+    embedded = bench_cmd(args, embedded_cmd, EXPECTED_TREE, "wasmdask tree embedded", warm_up=True)
+    processes_cmd = task_cmd(args, "tree", task_args, DIST_WORKERS, ("--processes",))
+    processes = bench_cmd(args, processes_cmd, EXPECTED_TREE, "wasmdask tree run --processes")
+    return {"embedded_runs": embedded, "processes_runs": processes}
+
+
+def bench_dask_heavy(args, script: Path, groups: list[str]) -> dict:
+    """[7] and/or [8], Dask side: one Python child, one LocalCluster; returns the times per group."""
+    _, out = run([sys.executable, str(script), str(args.repeat), ",".join(groups)], "dask data-heavy/tree")
+    line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        raise BenchError(f"dask data-heavy/tree: no RESULT line in the output: {out.strip()[:500]!r}")
+    data = json.loads(line[len("RESULT "):])
+    expected = {"data": EXPECTED_CHUNKS, "tree": EXPECTED_TREE}
+    for group in groups:
+        for i, (total, elapsed) in enumerate(data[group]):
+            if total != expected[group]:
+                raise BenchError(f"dask {group} run {i + 1}: expected {expected[group]!r}, got {total!r}")
+            log(f"  dask {group} submit-to-result run {i + 1}: {elapsed:.3f}s")
+    return {group: [e for _, e in data[group]] for group in groups}
+
+
+def bench_heavy(args, tmp: Path, data: bool, tree: bool) -> dict:
+    script = tmp / "dask_heavy.py"
+    script.write_text(DASK_HEAVY_SCRIPT)
+    out = {}
+    if data:
+        log(f"\n[7] data-heavy fan-out: {CHUNKS} chunk tasks x {CHUNK_LEN * 8 / 1e6:g} MB reduced by one task, "
+            f"{DIST_WORKERS} worker processes x 1 thread")
+        out["w7"] = bench_wasmdask_data(args, tmp)
+    if tree:
+        log(f"\n[8] nested fan-out: tree depth {TREE_DEPTH} x width {TREE_WIDTH} ({TREE_TASKS} tasks), "
+            f"{DIST_WORKERS} workers")
+        out["w8"] = bench_wasmdask_tree(args)
+    groups = [g for g, on in (("data", data), ("tree", tree)) if on]
+    log(f"\n[{'/'.join({'data': '7', 'tree': '8'}[g] for g in groups)}] dask: LocalCluster(n_workers={DIST_WORKERS}, "
+        "threads_per_worker=1) already up and warmed; submit to result timed")
+    out["dask"] = bench_dask_heavy(args, script, groups)
+    return out
+
+
 def bench_dask_throughput(args, script: Path) -> list[float]:
     times = []
     for i in range(args.repeat):
@@ -519,15 +694,24 @@ def bench_dask_throughput(args, script: Path) -> list[float]:
     return times
 
 
-def versions(args) -> dict:
-    probe = "import dask, distributed; print(dask.__version__, distributed.__version__)"
+def versions(args, need_numpy: bool) -> dict:
+    probe = (
+        "import dask, distributed\n"
+        "try:\n    import numpy; numpy_v = numpy.__version__\nexcept ImportError:\n    numpy_v = 'missing'\n"
+        "print(dask.__version__, distributed.__version__, numpy_v)"
+    )
     try:
-        dask_v, distributed_v = subprocess.run(
+        dask_v, distributed_v, numpy_v = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
         ).stdout.split()
     except (subprocess.CalledProcessError, ValueError) as e:
         raise BenchError(
             f"dask/distributed do not import with {sys.executable} ({e}); "
+            "run `bash scripts/bench-setup.sh` and use .venv/bin/python"
+        )
+    if need_numpy and numpy_v == "missing":
+        raise BenchError(
+            f"numpy does not import with {sys.executable} (Dask's side of [7] needs it); "
             "run `bash scripts/bench-setup.sh` and use .venv/bin/python"
         )
     try:
@@ -540,6 +724,7 @@ def versions(args) -> dict:
         "python": platform.python_version(),
         "dask": dask_v,
         "distributed": distributed_v,
+        "numpy": numpy_v,
         "wasmdask": wasmdask_v,
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -562,21 +747,42 @@ def main() -> int:
         help="also run [3]-[6]: wasmdask scheduler + worker processes vs Dask LocalCluster(processes=True)",
     )
     p.add_argument("--distributed-only", action="store_true", help="run only [3]-[6] (skips [1] and [2])")
+    p.add_argument(
+        "--data", action="store_true",
+        help=f"also run [7]: {CHUNKS} tasks x {CHUNK_LEN * 8 / 1e6:g} MB reduced by one task (Dask side with numpy)",
+    )
+    p.add_argument(
+        "--tree", action="store_true",
+        help=f"also run [8]: nested fan-out, a tree of depth {TREE_DEPTH} and width {TREE_WIDTH} ({TREE_TASKS} tasks)",
+    )
+    p.add_argument(
+        "--only", metavar="GROUPS",
+        help="run only these comma-separated groups: local ([1], [2]), distributed ([3]-[6]), data ([7]), tree ([8]); "
+        "e.g. --only data,tree",
+    )
     args = p.parse_args()
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
-    local = not args.distributed_only
-    distributed = args.distributed or args.distributed_only
+    if args.only is not None:
+        if args.distributed or args.distributed_only or args.data or args.tree:
+            p.error("--only selects the groups by itself: drop --distributed, --distributed-only, --data and --tree")
+        groups = {g.strip() for g in args.only.split(",") if g.strip()}
+        if not groups or groups - set(GROUPS):
+            p.error(f"--only takes a comma-separated subset of {', '.join(GROUPS)}, not {args.only!r}")
+    else:
+        groups = {"distributed"} if args.distributed_only else {"local"}
+        groups |= {g for g, on in (("distributed", args.distributed), ("data", args.data), ("tree", args.tree)) if on}
+    local, distributed, data_heavy, tree = (g in groups for g in GROUPS)
     for path, hint in ((args.wasmdask, "cargo build --release -p wasmdask"), (args.component, "bash scripts/setup.sh")):
         if not path.is_file():
             print(f"error: {path} not found (build it: {hint})", file=sys.stderr)
             return 2
 
     try:
-        vers = versions(args)
+        vers = versions(args, need_numpy=data_heavy)
         log(
             f"python {vers['python']}, dask {vers['dask']}, distributed {vers['distributed']}, "
-            f"{vers['wasmdask']}; {vers['cpus']} CPUs, {vers['platform']}"
+            f"numpy {vers['numpy']}, {vers['wasmdask']}; {vers['cpus']} CPUs, {vers['platform']}"
         )
         with tempfile.TemporaryDirectory(prefix="wasmdask-vs-dask-") as tmp:
             if local:
@@ -597,6 +803,8 @@ def main() -> int:
                 d2 = bench_dask_throughput(args, tp_script)
             if distributed:
                 dist = bench_distributed(args, Path(tmp))
+            if data_heavy or tree:
+                heavy = bench_heavy(args, Path(tmp), data_heavy, tree)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -739,10 +947,77 @@ def main() -> int:
             "100 warm-up tasks; only client.gather(client.map(square, range(1, n + 1))) timed",
         }
 
+    if data_heavy:
+        w7d, dd7 = heavy["w7"], heavy["dask"]["data"]
+        w7, w7p, d7 = min(w7d["runs"]), min(w7d["processes_runs"]), min(dd7)
+        r7, r7p = d7 / w7, d7 / w7p
+        rows += [
+            (f"[7] {CHUNKS} x {CHUNK_LEN * 8 / 1e6:g} MB fan-out+reduce, running cluster (s)", f"{w7:.4f}", f"{d7:.3f}",
+             f"{r7:.1f}x faster"),
+            (f"[7] same, MB/s produced and reduced", f"{CHUNK_MB / w7:,.0f}", f"{CHUNK_MB / d7:,.0f}", ""),
+            ("[7] same, whole `run --processes` (s)", f"{w7p:.4f}", f"{d7:.3f}", f"{r7p:.1f}x faster"),
+        ]
+        lines += [
+            f"[7] dask / wasmdask data-heavy fan-out time: {r7:.1f}x on a running cluster "
+            f"({verdict(r7, TARGET_DATA_RATIO)}), {r7p:.1f}x as a whole `run --processes` "
+            f"({verdict(r7p, TARGET_DATA_RATIO)})",
+            "    [7] wasmdask: whole client process `run --scheduler` (root task in the client, chunks on the 2 workers) "
+            "or whole `run --processes` (cluster start and stop included); dask: submit to result only on a running "
+            "LocalCluster(n_workers=2, threads_per_worker=1), numpy chunks",
+        ]
+        if r7 < TARGET_DATA_RATIO or r7p < TARGET_DATA_RATIO:
+            misses.append("[7]")
+        data["data_heavy"] = {
+            "chunks": CHUNKS, "chunk_len": CHUNK_LEN, "megabytes": CHUNK_MB, "expected": EXPECTED_CHUNKS,
+            "wasmdask_s": w7, "wasmdask_processes_s": w7p, "dask_s": d7,
+            "wasmdask_runs_s": w7d["runs"], "wasmdask_processes_runs_s": w7d["processes_runs"], "dask_runs_s": dd7,
+            "wasmdask_chunks_per_worker": w7d["chunks_per_worker"],
+            "ratio_dask_over_wasmdask": r7, "ratio_dask_over_wasmdask_processes": r7p,
+            "target_ratio": TARGET_DATA_RATIO,
+            "wasmdask_setup": "wasmdask scheduler + 2 x wasmdask worker --nthreads 1, already up; client: wasmdask run "
+            f"--scheduler tcp://... --function sum-chunks -- count={CHUNKS} len={CHUNK_LEN} (whole process timed); "
+            f"and wasmdask run --processes --workers 2 --function sum-chunks -- count={CHUNKS} len={CHUNK_LEN} "
+            "(whole process timed)",
+            "dask_setup": "LocalCluster(n_workers=2, threads_per_worker=1), already up and warmed; only "
+            f"client.submit(sum_all, client.map(make_chunk, range({CHUNKS}))).result() timed",
+        }
+    if tree:
+        w8d, dd8 = heavy["w8"], heavy["dask"]["tree"]
+        w8, w8p, d8 = min(w8d["embedded_runs"]), min(w8d["processes_runs"]), min(dd8)
+        r8, r8p = d8 / w8, d8 / w8p
+        rows += [
+            (f"[8] tree {TREE_DEPTH}x{TREE_WIDTH} ({TREE_TASKS} tasks), embedded run (s)", f"{w8:.4f}", f"{d8:.3f}",
+             f"{r8:.1f}x faster"),
+            (f"[8] tree {TREE_DEPTH}x{TREE_WIDTH}, whole `run --processes` (s)", f"{w8p:.4f}", f"{d8:.3f}",
+             f"{r8p:.1f}x faster"),
+        ]
+        lines += [
+            f"[8] dask / wasmdask nested tree time: {r8:.1f}x embedded ({verdict(r8, TARGET_TREE_RATIO)}), "
+            f"{r8p:.1f}x as a whole `run --processes` ({verdict(r8p, TARGET_TREE_RATIO)})",
+            "    [8] wasmdask: whole `run --workers 2` / `run --processes --workers 2` process; dask: submit to result "
+            "only on a running LocalCluster(n_workers=2, threads_per_worker=1), each task's children through "
+            "worker_client (secede/rejoin)",
+        ]
+        if r8 < TARGET_TREE_RATIO or r8p < TARGET_TREE_RATIO:
+            misses.append("[8]")
+        data["tree"] = {
+            "depth": TREE_DEPTH, "width": TREE_WIDTH, "tasks": TREE_TASKS, "expected": EXPECTED_TREE,
+            "wasmdask_s": w8, "wasmdask_processes_s": w8p, "dask_s": d8,
+            "wasmdask_runs_s": w8d["embedded_runs"], "wasmdask_processes_runs_s": w8d["processes_runs"],
+            "dask_runs_s": dd8,
+            "ratio_dask_over_wasmdask": r8, "ratio_dask_over_wasmdask_processes": r8p,
+            "target_ratio": TARGET_TREE_RATIO,
+            "wasmdask_setup": f"subprocess: wasmdask run --workers 2 --function tree -- depth={TREE_DEPTH} "
+            f"width={TREE_WIDTH}; and the same with --processes",
+            "dask_setup": "LocalCluster(n_workers=2, threads_per_worker=1), already up and warmed; only "
+            f"client.submit(tree, {TREE_DEPTH}, {TREE_WIDTH}, pure=False).result() timed; tree recurses through "
+            "worker_client with client.map(..., pure=False)",
+        }
+
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(
         f"\nwasmdask vs dask — python {vers['python']}, dask {vers['dask']}, distributed {vers['distributed']}, "
-        f"{vers['wasmdask']}; {vers['cpus']} CPUs; best of {args.repeat}"
+        f"{'numpy ' + vers['numpy'] + ', ' if data_heavy else ''}{vers['wasmdask']}; {vers['cpus']} CPUs; best of {args.repeat}"
     )
     for i, r in enumerate(rows):
         print("  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(r)))

@@ -1,13 +1,15 @@
-//! Example wasmdask tasks in Rust: see `wit/world.wit` for their signatures and `README.md` for
-//! how to build and run them.
+//! Example wasmdask tasks in Rust: see `wit/world.wit` (shared with the other languages' examples)
+//! and `wit/rust-only/world.wit` for their signatures and `README.md` for how to build and run them.
 
 mod kernel;
 
-use wasmdask_guest::{cluster, log};
+use wasmdask_guest::{Call, cluster, log};
 
 wasmdask_guest::wit_bindgen::generate!({
-    world: "tasks",
-    path: "wit",
+    // The shared `tasks` world (`wit/world.wit`) plus the Rust-only exports of
+    // `wit/rust-only/world.wit`; see there why they are apart.
+    world: "example:rust-tasks/rust-tasks",
+    path: ["wit", "wit/rust-only"],
     // The generated code uses the wit-bindgen runtime through the SDK's re-export, so this crate
     // needs no wit-bindgen dependency of its own (and cannot pick a mismatched version).
     runtime_path: "wasmdask_guest::wit_bindgen::rt",
@@ -29,10 +31,41 @@ impl Guest for Tasks {
         log::info(format!("squaring 1..={n} on the cluster"));
         // One `square` task per number; `(x,)` is square's positional argument list.
         let squares: Vec<u64> = cluster::map_gather("square", (1..=u64::from(n)).map(|x| (x,)))?;
-        squares
-            .into_iter()
-            .try_fold(0u64, u64::checked_add)
-            .ok_or_else(|| format!("the sum of squares of 1..={n} overflows u64"))
+        checked_sum(squares).ok_or_else(|| format!("the sum of squares of 1..={n} overflows u64"))
+    }
+
+    fn chunk(i: u32, len: u32) -> Vec<f64> {
+        // In u64, so `i * len` cannot wrap; every element is exact while it stays below 2^53.
+        let first = u64::from(i) * u64::from(len);
+        (first..first + u64::from(len))
+            .map(|j| j as f64 * 0.5)
+            .collect()
+    }
+
+    fn sum_chunks(count: u32, len: u32) -> Result<f64, String> {
+        log::info(format!(
+            "summing {count} chunks of {len} numbers built on the cluster"
+        ));
+        let chunks: Vec<Call<Vec<f64>>> = cluster::map("chunk", (0..count).map(|i| (i, len)))?;
+        // One chunk at a time: each is taken from the host, summed and dropped before the next,
+        // so the guest holds one chunk (len * 8 bytes), never all of them.
+        let mut total = 0.0;
+        for chunk in chunks {
+            total += chunk.result()?.iter().sum::<f64>();
+        }
+        Ok(total)
+    }
+
+    fn tree(depth: u32, width: u32) -> Result<u64, String> {
+        if depth == 0 {
+            return Ok(1);
+        }
+        // Each child waits for its own children: the cluster lends a waiting task's slot to
+        // queued work, so a tree deeper than the worker count does not deadlock.
+        let leaves: Vec<u64> = cluster::map_gather("tree", (0..width).map(|_| (depth - 1, width)))?;
+        checked_sum(leaves).ok_or_else(|| {
+            format!("a tree of depth {depth} and width {width} has over 2^64 leaves")
+        })
     }
 
     fn summarize(samples: Vec<f64>, label: Option<String>) -> Stats {
@@ -87,6 +120,11 @@ impl Guest for Tasks {
         }
         Ok(histogram)
     }
+}
+
+/// The sum of `numbers`, or `None` when it overflows u64.
+fn checked_sum(numbers: Vec<u64>) -> Option<u64> {
+    numbers.into_iter().try_fold(0u64, u64::checked_add)
 }
 
 /// The smallest and largest sample, ignoring NaN; `None` when there is no sample.

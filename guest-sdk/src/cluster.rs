@@ -102,11 +102,7 @@ pub fn submit<A: Serialize, R: DeserializeOwned>(
     let args = encode_binary_args(function, &args)?;
     crate::link_imports();
     let id = wit::submit_binary(function, &args)?;
-    Ok(Call {
-        id,
-        function: function.into(),
-        _marker: PhantomData,
-    })
+    Ok(handle(function.into(), id))
 }
 
 /// Submits one call of `function` per element of `args`, in order, in one host round trip.
@@ -185,11 +181,7 @@ pub fn submit_json<A: Serialize, R: DeserializeOwned>(
     let args = encode_args(function, &args)?;
     crate::link_imports();
     let id = wit::submit(function, &args)?;
-    Ok(Call {
-        id,
-        function: function.into(),
-        _marker: PhantomData,
-    })
+    Ok(handle(function.into(), id))
 }
 
 /// [`map`] with the arguments as JSON (see [`submit_json`]).
@@ -210,12 +202,17 @@ pub fn map_json<A: Serialize, R: DeserializeOwned>(
 fn handles<R>(function: &str, ids: Vec<u64>) -> Vec<Call<R>> {
     let function: Arc<str> = function.into();
     ids.into_iter()
-        .map(|id| Call {
-            id,
-            function: Arc::clone(&function),
-            _marker: PhantomData,
-        })
+        .map(|id| handle(Arc::clone(&function), id))
         .collect()
+}
+
+/// The handle of one call of `function`.
+fn handle<R>(function: Arc<str>, id: u64) -> Call<R> {
+    Call {
+        id,
+        function,
+        _marker: PhantomData,
+    }
 }
 
 /// [`gather`] with the results as JSON: records keyed by name, and a `result<T, E>` export's

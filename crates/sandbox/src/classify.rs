@@ -90,6 +90,7 @@ pub(crate) fn failed(
         )
         .with_detail(evidence);
     }
+    // wasmtime's `HostcallFuelExhausted` is private: its message is the only way to know it.
     if error
         .chain()
         .any(|cause| cause.to_string().contains("fuel allocated for hostcalls"))
@@ -98,10 +99,10 @@ pub(crate) fn failed(
             ErrorKind::OutOfMemory,
             format!(
                 "a value the task handed to the host (its result, or the arguments of a call) is \
-                 too large: in the host's form it needs more than {}, twice the memory cap of {}; \
-                 return or pass the data in smaller pieces (a list element costs the host about \
-                 32 bytes), or raise --memory-limit",
-                human_bytes(limits.memory_bytes.saturating_mul(2)),
+                 too large: in the host's form it needs more than {} (twice the memory cap of \
+                 {}, at least 128 MiB); return or pass the data in smaller pieces (a list element \
+                 costs the host about 32 bytes), or raise --memory-limit",
+                human_bytes(limits.hostcall_fuel()),
                 human_bytes(limits.memory_bytes)
             ),
         )

@@ -160,11 +160,15 @@ impl std::fmt::Debug for LoadedComponent {
 impl LoadedComponent {
     /// Finds an export by WIT name; `snake_case` spellings are accepted too.
     pub fn task(&self, name: &str) -> Result<&TaskSig, TaskError> {
-        let kebab = name.replace('_', "-");
+        // Every call of a fan-out looks its export up by the canonical name: only a miss pays
+        // for the snake_case spelling.
         self.tasks
             .iter()
             .find(|t| t.name == name)
-            .or_else(|| self.tasks.iter().find(|t| t.name == kebab))
+            .or_else(|| {
+                let kebab = name.replace('_', "-");
+                self.tasks.iter().find(|t| t.name == kebab)
+            })
             .ok_or_else(|| {
                 TaskError::new(
                     ErrorKind::UnknownFunction,

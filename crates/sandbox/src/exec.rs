@@ -5,7 +5,7 @@ use super::component::LoadedComponent;
 use super::engine::{EPOCH_TICK, Sandbox};
 use super::grants::{Denial, DenialLog};
 use super::host::{GuestCalls, HostState, LogLine};
-use super::limits::{Limiter, Limits};
+use super::limits::Limiter;
 use super::output::BoundedOutput;
 use crate::fanout::FanOut;
 use crate::task_error::{ErrorKind, TaskError};
@@ -101,7 +101,7 @@ impl Sandbox {
         };
         let mut store = Store::new(&lease.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_hostcall_fuel(hostcall_fuel(limits));
+        store.set_hostcall_fuel(limits.hostcall_fuel());
         store.set_epoch_deadline(ticks(limits.timeout));
         store.epoch_deadline_trap();
 
@@ -144,15 +144,6 @@ impl Sandbox {
         report.elapsed = started.elapsed();
         report
     }
-}
-
-/// What one guest→host call may make the host allocate (wasmtime's "hostcall fuel", counted in
-/// the host's value form: about 32 bytes per list element). The guest's memory cap already bounds
-/// what it can hand over; wasmtime's default of 128 MiB would refuse a result of 4M list
-/// elements that fits the cap easily. Twice the memory cap lets one value hold a sixteenth of the
-/// cap as `list<u8>` (64 MiB by default) or half of it as `list<f64>`.
-fn hostcall_fuel(limits: &Limits) -> usize {
-    limits.memory_bytes.saturating_mul(2).max(128 << 20)
 }
 
 /// Epoch ticks covering `timeout` (at least one).

@@ -34,6 +34,18 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// What one guest→host call may make the host allocate (wasmtime's "hostcall fuel", counted
+    /// in the host's value form: about 32 bytes per list element). The guest's memory cap already
+    /// bounds what it can hand over; wasmtime's default of 128 MiB would refuse a result of 4M
+    /// list elements that fits the cap easily. Twice the memory cap (never below that default)
+    /// lets one value hold a sixteenth of the cap as `list<u8>` (64 MiB by default) or half of it
+    /// as `list<f64>`.
+    pub(crate) fn hostcall_fuel(&self) -> usize {
+        self.memory_bytes.saturating_mul(2).max(128 << 20)
+    }
+}
+
 /// Enforces [`Limits`] on one store and records what it refused.
 #[derive(Debug)]
 pub(crate) struct Limiter {

@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Values are shared, not copied, between the pool, the chunker and the wire.
         .bytes(".wasmdask.cluster.v1.Call.args")
         .bytes(".wasmdask.cluster.v1.Result.value")
+        .bytes(".wasmdask.cluster.v1.ValueChunk.data")
         .compile_fds(cluster)?;
     Ok(())
 }

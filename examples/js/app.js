@@ -6,8 +6,8 @@
 // `undefined`, records are plain objects, and throwing from an export that returns
 // `result<T, string>` returns the thrown string as its `err`.
 
-import { gather, map } from 'wasmdask:task/cluster@0.1.1';
-import { log } from 'wasmdask:task/log@0.1.1';
+import { gather, map } from 'wasmdask:task/cluster@0.1.2';
+import { log } from 'wasmdask:task/log@0.1.2';
 
 const U64 = (1n << 64n) - 1n;
 

@@ -26,6 +26,21 @@
 //! encoded result is in the guest's memory next to the decoded ones: a task can gather results
 //! whose encoded total would not fit twice.
 //!
+//! # Futures as arguments (0.1.2)
+//!
+//! [`Call::arg`] passes a call's result to another call without taking it: the value goes from
+//! wherever it was made to wherever the next call runs (worker to worker), never through this
+//! task. A graph of calls reads like Dask's `client.submit(f, future)`:
+//!
+//! ```ignore
+//! let a: Call<Vec<f64>> = cluster::submit("load", (shard,))?;
+//! let b: Call<Vec<f64>> = cluster::submit_with("normalize", [a.arg()])?;
+//! let total: f64 = cluster::submit_with("sum", [b.arg()])?.result()?;
+//! ```
+//!
+//! Dropping a [`Call`] releases its result: the cluster keeps it only while a handle or a
+//! waiting call refers to it.
+//!
 //! # JSON
 //!
 //! [`submit_json`], [`map_json`] and [`gather_json`] use the JSON encoding instead (records keyed
@@ -49,9 +64,12 @@ use crate::{ErrorKind, TaskError};
 ///
 /// It is consumed by [`gather`] (or [`Call::result`]) because the host lets each handle be
 /// gathered once; the type system enforces that instead of a runtime `bad-input`. Dropping a
-/// handle without gathering it is allowed: the call still runs, its result is discarded.
+/// handle without gathering it is allowed: the call still runs, and its result is released
+/// (freed on the cluster once no waiting call needs it).
 pub struct Call<R> {
     id: u64,
+    /// Still held: not taken yet, so dropping it releases the result.
+    held: bool,
     /// The export called, kept for error messages about its result.
     function: Arc<str>,
     /// `fn() -> R`: the handle produces an `R` but owns none, so it is `Send`/`Sync` whatever `R`.
@@ -61,6 +79,21 @@ pub struct Call<R> {
 impl<R> Call<R> {
     /// The host's id of this call (unique within the calling execution), for logging.
     pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// This call's result as an argument of another call ([`submit_with`], [`map_with`]),
+    /// without taking it: the value never enters this task. The handle stays usable.
+    pub fn arg(&self) -> Arg {
+        Arg(wit::Arg::Call(self.id))
+    }
+
+    /// Releases the result without taking it (what dropping the handle does, said out loud).
+    pub fn release(self) {}
+
+    /// The id, for a host call that uses the handle up: dropping `self` then releases nothing.
+    fn take_id(mut self) -> u64 {
+        self.held = false;
         self.id
     }
 
@@ -78,6 +111,79 @@ impl<R: DeserializeOwned> Call<R> {
             .pop()
             .unwrap_or_else(|| Err(missing_result()))
     }
+}
+
+impl<R> Drop for Call<R> {
+    fn drop(&mut self) {
+        if self.held {
+            crate::link_imports();
+            wit::release(&[self.id]);
+        }
+    }
+}
+
+/// One argument of [`submit_with`] / [`map_with`]: a value ([`Arg::value`]) or an earlier
+/// call's result ([`Call::arg`]).
+pub struct Arg(wit::Arg);
+
+impl Arg {
+    /// `value` as one argument, in the binary encoding of its parameter's type.
+    pub fn value<T: Serialize>(value: &T) -> Result<Arg, TaskError> {
+        let bytes = postcard::to_allocvec(value).map_err(|error| {
+            bad_input(format!(
+                "cannot encode an argument of type `{}` in the binary encoding: {error}",
+                type_name::<T>()
+            ))
+        })?;
+        Ok(Arg(wit::Arg::Value(bytes)))
+    }
+}
+
+impl Arg {
+    /// An earlier call's result by its raw id ([`Call::id`]), for ids kept outside their
+    /// [`Call`]; the host checks that this task still holds it. Prefer [`Call::arg`].
+    pub fn handle(id: u64) -> Arg {
+        Arg(wit::Arg::Call(id))
+    }
+}
+
+impl fmt::Debug for Arg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            wit::Arg::Value(bytes) => write!(f, "Arg::value({} bytes)", bytes.len()),
+            wit::Arg::Call(id) => write!(f, "Arg::call({id})"),
+        }
+    }
+}
+
+/// Submits one call of `function` whose arguments, one per parameter in order, are values or
+/// results of earlier calls (see the module docs). The call runs once those results exist; it
+/// fails without running, naming the handle, if one of them failed.
+///
+/// Fails right away for a handle this task does not hold (taken, released, or another
+/// execution's), or whose export's result type is not the parameter's type.
+pub fn submit_with<R: DeserializeOwned>(
+    function: &str,
+    args: impl IntoIterator<Item = Arg>,
+) -> Result<Call<R>, TaskError> {
+    let args: Vec<wit::Arg> = args.into_iter().map(|arg| arg.0).collect();
+    crate::link_imports();
+    let id = wit::submit_args(function, &args)?;
+    Ok(handle(function.into(), id))
+}
+
+/// [`submit_with`] for each element of `args`, in order, in one host round trip.
+pub fn map_with<R: DeserializeOwned, A: IntoIterator<Item = Arg>>(
+    function: &str,
+    args: impl IntoIterator<Item = A>,
+) -> Result<Vec<Call<R>>, TaskError> {
+    let args: Vec<Vec<wit::Arg>> = args
+        .into_iter()
+        .map(|call| call.into_iter().map(|arg| arg.0).collect())
+        .collect();
+    crate::link_imports();
+    let ids = wit::map_args(function, &args)?;
+    Ok(handles(function, ids))
 }
 
 impl<R> fmt::Debug for Call<R> {
@@ -156,8 +262,9 @@ pub fn gather_iter<R: DeserializeOwned>(
         wit::wait(&ids);
     }
     calls.into_iter().map(|call| {
-        let bytes = wit::take(call.id)?;
-        decode_binary(&call.function, &bytes)
+        let function = call.function.clone();
+        let bytes = wit::take(call.take_id())?;
+        decode_binary(&function, &bytes)
     })
 }
 
@@ -210,6 +317,7 @@ fn handles<R>(function: &str, ids: Vec<u64>) -> Vec<Call<R>> {
 fn handle<R>(function: Arc<str>, id: u64) -> Call<R> {
     Call {
         id,
+        held: true,
         function,
         _marker: PhantomData,
     }
@@ -229,9 +337,12 @@ pub fn gather_json<R: DeserializeOwned>(
     crate::link_imports();
     let mut results = wit::gather(&ids).into_iter();
     calls
+        .into_iter()
+        .map(|call| (call.function.clone(), call.take_id()))
+        .collect::<Vec<_>>()
         .iter()
-        .map(|call| match results.next() {
-            Some(Ok(json)) => decode(&call.function, &json),
+        .map(|(function, _)| match results.next() {
+            Some(Ok(json)) => decode(function, &json),
             Some(Err(error)) => Err(error.into()),
             None => Err(missing_result()),
         })

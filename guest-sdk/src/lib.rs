@@ -113,7 +113,7 @@ mod error;
 pub mod cluster;
 pub mod log;
 
-pub use cluster::Call;
+pub use cluster::{Arg, Call};
 pub use error::{ErrorKind, TaskError};
 pub use serde;
 pub use serde_json;

@@ -101,7 +101,7 @@ impl Cluster {
             .map(|w| w["name"].as_str().unwrap().to_string())
     }
 
-    fn kill_worker(&mut self, name: &str) {
+    pub(crate) fn kill_worker(&mut self, name: &str) {
         let index: usize = name.trim_start_matches('w').parse().unwrap();
         let worker = &mut self.workers[index].0;
         worker.kill().unwrap(); // SIGKILL

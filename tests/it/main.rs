@@ -11,6 +11,7 @@ mod data;
 mod fanout;
 mod faults;
 mod flyte;
+mod graph;
 mod image;
 mod invalid;
 mod k8s;

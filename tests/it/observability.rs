@@ -1,12 +1,14 @@
 //! Observability, black-box: `/metrics` parsed by a Prometheus text parser must count exactly the
-//! job that ran, failed subtasks bring their output back to the client, and a real headless
-//! browser (Debian's chromium, installed by `scripts/setup.sh`) renders the live dashboard.
+//! job that ran, failed subtasks bring their output back to the client, the workers' data plane
+//! (results held, spilled, transferred) shows per worker in `/metrics` and `/api/state`, and a
+//! real headless browser (Debian's chromium, installed by `scripts/setup.sh`) renders the live
+//! dashboard.
 
 use crate::common::*;
 use crate::distributed::{BIN, Cluster, finish, http_get, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Heartbeats every 500 ms (a tenth of the TTL), so worker-reported metrics arrive quickly.
@@ -37,6 +39,77 @@ fn sample(metrics: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)
             | prometheus_parse::Value::Untyped(v),
         ) => *v,
         other => panic!("no sample {name}{labels:?}: {other:?}"),
+    }
+}
+
+/// Every per-worker series of the data plane, with the type it must be exported as.
+const DATA_PLANE: [(&str, &str); 10] = [
+    ("wasmdask_worker_memory_held_bytes", "gauge"),
+    ("wasmdask_worker_memory_held_keys", "gauge"),
+    ("wasmdask_worker_spilled_bytes", "gauge"),
+    ("wasmdask_worker_spilled_keys", "gauge"),
+    ("wasmdask_worker_spills_total", "counter"),
+    ("wasmdask_worker_unspills_total", "counter"),
+    ("wasmdask_worker_transfer_bytes_total", "counter"),
+    ("wasmdask_worker_transfers_total", "counter"),
+    ("wasmdask_worker_transfer_seconds_total", "counter"),
+    ("wasmdask_worker_served_bytes_total", "counter"),
+];
+
+/// Checks that `worker` has every data-plane series, typed as it must be.
+fn assert_data_plane_of(metrics: &prometheus_parse::Scrape, worker: &str) {
+    for (name, kind) in DATA_PLANE {
+        let value = sample(metrics, name, &[("worker", worker)]);
+        assert!(value >= 0.0, "{name}{{worker={worker}}} = {value}");
+        let typed = metrics.samples.iter().any(|s| {
+            s.metric == name
+                && s.labels.get("worker") == Some(worker)
+                && matches!(
+                    (&s.value, kind),
+                    (prometheus_parse::Value::Counter(_), "counter")
+                        | (prometheus_parse::Value::Gauge(_), "gauge")
+                )
+        });
+        assert!(typed, "{name} of {worker} is not a {kind}");
+    }
+}
+
+/// The sum of `name` over every worker.
+fn over_workers(metrics: &prometheus_parse::Scrape, name: &str) -> f64 {
+    metrics
+        .samples
+        .iter()
+        .filter(|s| s.metric == name && s.labels.get("worker").is_some())
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+            _ => panic!("{name} is neither a counter nor a gauge"),
+        })
+        .sum()
+}
+
+/// A worker process with its own arguments, killed on drop.
+struct Worker(Child);
+
+impl Worker {
+    fn start(cluster: &Cluster, name: &str, args: &[&str]) -> Worker {
+        let child = Command::new(BIN)
+            .args(["worker", &cluster.address(), "--name", name])
+            .args(["--death-timeout", "5s"])
+            .args(args)
+            .env("WASMDASK_CACHE_DIR", cache_dir())
+            .env_remove("WASMDASK_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Worker(child)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -143,6 +216,54 @@ fn metrics_count_exactly_the_job_that_ran_and_failures_bring_their_output_back()
         ) == 2.0
     });
 
+    // The data plane: every worker reports it, and once the jobs are over (their clients gone)
+    // the workers were told to free every result, which their next heartbeat shows.
+    wait_until(Duration::from_secs(5), || {
+        let m = scrape(cluster.dashboard, "/metrics");
+        over_workers(&m, "wasmdask_worker_memory_held_keys") == 0.0
+            && sample(&m, "wasmdask_scheduler_tasks", &[("state", "memory")]) == 0.0
+    });
+    let m = scrape(cluster.dashboard, "/metrics");
+    for worker in ["w0", "w1"] {
+        assert_data_plane_of(&m, worker);
+        assert_eq!(
+            sample(
+                &m,
+                "wasmdask_worker_memory_held_bytes",
+                &[("worker", worker)]
+            ),
+            0.0
+        );
+    }
+    // No call took another's result and every value was small enough to travel inline, so
+    // nothing moved between workers or spilled (a default memory limit is the machine's).
+    for name in [
+        "wasmdask_worker_transfers_total",
+        "wasmdask_worker_transfer_bytes_total",
+        "wasmdask_worker_spills_total",
+        "wasmdask_worker_spilled_bytes",
+    ] {
+        assert_eq!(over_workers(&m, name), 0.0, "{name}");
+    }
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_tasks", &[("state", "waiting")]),
+        0.0
+    );
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_results_recomputed_total", &[]),
+        0.0
+    );
+    let state: Value =
+        serde_json::from_str(&http_get(cluster.dashboard, "/api/state").unwrap()).unwrap();
+    assert_eq!(state["tasks"]["waiting"], 0, "{state}");
+    assert_eq!(state["held"], serde_json::json!({"keys": 0, "bytes": 0}));
+    assert_eq!(state["totals"]["recomputed"], 0);
+    for worker in state["workers"].as_array().unwrap() {
+        let address = worker["data_address"].as_str().unwrap();
+        assert!(address.starts_with("127.0.0.1:"), "{worker}");
+        assert_eq!(worker["data"]["memory_keys"], 0, "{worker}");
+    }
+
     // The dashboard keeps each failure with the guest's message, backtrace and output.
     let snapshot: Value =
         serde_json::from_str(&http_get(cluster.dashboard, "/api/dashboard").unwrap()).unwrap();
@@ -181,6 +302,104 @@ fn metrics_count_exactly_the_job_that_ran_and_failures_bring_their_output_back()
         (Some(6), Some(3))
     );
     assert!(noisy["p50_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn held_spilled_and_transferred_results_show_per_worker_and_are_freed_after_the_job() {
+    let cluster = Cluster::start(0, &FAST_HEARTBEATS, None);
+    // 16 MiB each: results spill past 60% of it (about 10 MB), and 16 leaves of 2 MB held
+    // across two workers are 16 MB each.
+    let small = ["--nthreads", "1", "--memory-limit", "16MiB"];
+    let _workers = [
+        Worker::start(&cluster, "d0", &small),
+        Worker::start(&cluster, "d1", &small),
+    ];
+    wait_until(Duration::from_secs(10), || {
+        cluster
+            .state()
+            .is_some_and(|s| s["workers"].as_array().map_or(0, Vec::len) == 2)
+    });
+    // The leaves summed pairwise in a tree: each pair's values meet on one worker, so some
+    // travel worker to worker.
+    let (count, len) = (16.0, 250_000.0);
+    let out = finish(cluster.spawn_run(guests::GRAPH, "tree-sum", &["count=16", "len=250000"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let n: f64 = count * len;
+    assert_eq!(
+        stdout(&out).trim().parse::<f64>().unwrap(),
+        n * (n - 1.0) / 4.0
+    );
+
+    // Cumulative counters arrive with heartbeats; frees reach the workers once the client is
+    // gone. Wait for both.
+    wait_until(Duration::from_secs(10), || {
+        let m = scrape(cluster.dashboard, "/metrics");
+        over_workers(&m, "wasmdask_worker_transfers_total") > 0.0
+            && over_workers(&m, "wasmdask_worker_memory_held_keys") == 0.0
+            && over_workers(&m, "wasmdask_worker_spilled_keys") == 0.0
+    });
+    let m = scrape(cluster.dashboard, "/metrics");
+    for worker in ["d0", "d1"] {
+        assert_data_plane_of(&m, worker);
+    }
+    for name in [
+        "wasmdask_worker_memory_held_bytes",
+        "wasmdask_worker_spilled_bytes",
+    ] {
+        assert_eq!(over_workers(&m, name), 0.0, "{name} after the job");
+    }
+    // A value is 8 bytes per f64 (and a length): every transfer is at least one leaf's worth.
+    let fetched = over_workers(&m, "wasmdask_worker_transfer_bytes_total");
+    let fetches = over_workers(&m, "wasmdask_worker_transfers_total");
+    assert!(
+        fetched >= fetches * len * 8.0,
+        "{fetched} bytes in {fetches} fetches"
+    );
+    assert!(over_workers(&m, "wasmdask_worker_transfer_seconds_total") > 0.0);
+    // Only workers fetched (the caller took nothing but the total, which travels inline):
+    // every byte fetched was served by the other worker.
+    assert_eq!(
+        over_workers(&m, "wasmdask_worker_served_bytes_total"),
+        fetched
+    );
+    let (spills, unspills) = (
+        over_workers(&m, "wasmdask_worker_spills_total"),
+        over_workers(&m, "wasmdask_worker_unspills_total"),
+    );
+    assert!(
+        spills > 0.0,
+        "32 MB of leaves on 2 workers with a 10 MB target spill"
+    );
+    // The oldest leaves spill first, and they are the first the sums read back.
+    assert!(
+        unspills > 0.0 && unspills <= spills,
+        "{unspills} read back of {spills} spilled"
+    );
+    // The sums waited for their inputs while the job ran; now nothing waits, and no worker
+    // was lost, so nothing was recomputed.
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_tasks", &[("state", "waiting")]),
+        0.0
+    );
+    assert_eq!(
+        sample(&m, "wasmdask_scheduler_results_recomputed_total", &[]),
+        0.0
+    );
+
+    // `/api/state` says the same, per worker and as the scheduler counts the results held.
+    let state = cluster.state().unwrap();
+    assert_eq!(state["held"], serde_json::json!({"keys": 0, "bytes": 0}));
+    assert_eq!(state["tasks"]["waiting"], 0);
+    let workers = state["workers"].as_array().unwrap();
+    let total = |field: &str| {
+        workers
+            .iter()
+            .map(|w| w["data"][field].as_u64().unwrap())
+            .sum::<u64>() as f64
+    };
+    assert_eq!(total("fetched_bytes"), fetched);
+    assert_eq!(total("spills"), spills);
+    assert_eq!(total("memory_bytes"), 0.0);
 }
 
 /// Debian's chromium, as `scripts/setup.sh` installs it. Missing is a failure, not a skip.
@@ -291,6 +510,17 @@ fn a_headless_browser_shows_workers_and_completed_tasks_live_under_the_dashboard
     }
     assert!(number_in(&dom, "completed").unwrap_or(0) > 0, "{dom}");
     assert_eq!(number_in(&dom, "erred"), Some(2), "{dom}");
+    // The task graph's counts and each worker's data plane (no call here takes another's
+    // result, and no worker was lost).
+    assert_eq!(number_in(&dom, "waiting"), Some(0), "{dom}");
+    assert_eq!(number_in(&dom, "recomputed"), Some(0), "{dom}");
+    for column in ["<th>held</th>", "<th>spilled</th>", "<th>transfers</th>"] {
+        assert!(dom.contains(column), "{column} missing:\n{dom}");
+    }
+    assert!(
+        dom.contains("<td title=\"0 results on disk\">0 B</td>"),
+        "each worker shows what it spilled:\n{dom}"
+    );
     assert!(
         dom.contains("failed on purpose"),
         "the failures are listed:\n{dom}"

@@ -57,6 +57,9 @@ impl proto::Call {
             args: Bytes::new(),
             depth: self.depth,
             more: self.more,
+            // Small (keys and addresses), so every chunk carries them and the joiner keeps the
+            // last chunk's.
+            inputs: self.inputs.clone(),
         }
     }
 }
@@ -86,6 +89,7 @@ impl Chunked for proto::Result {
                 outcome: Some(proto::result::Outcome::Value(value)),
                 output: self.output.clone(),
                 more,
+                missing: self.missing.clone(),
             },
             // Only values are chunked; an error is small and sent whole.
             _ => self.clone(),
@@ -190,6 +194,7 @@ mod tests {
             args: (0..len).map(|i| i as u8).collect::<Vec<_>>().into(),
             depth: 2,
             more: false,
+            inputs: Vec::new(),
         }
     }
 

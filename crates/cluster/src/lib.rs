@@ -15,12 +15,14 @@ mod activity;
 pub mod address;
 mod auth;
 mod chunk;
+mod data;
 mod guest_output;
 mod local;
 mod pool;
 mod proto;
 mod remote;
 mod scheduler;
+mod store;
 mod worker;
 
 pub use guest_output::{FailedSubtasks, GuestOutput};

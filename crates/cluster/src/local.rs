@@ -2,6 +2,8 @@
 
 use super::guest_output::FailedSubtasks;
 use super::pool::{Done, Job, Pool, PoolInner, Progress};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use wasmdask_sandbox::Sandbox;
 use wasmdask_sandbox::{Call, FanOut, Pending};
@@ -66,26 +68,52 @@ impl FanOut for LocalSubmit {
             ));
         };
         let mut pending = Vec::with_capacity(calls.len());
-        let jobs: Vec<Job> = calls
-            .into_iter()
-            .map(|call| {
-                let p = Pending::new();
-                pending.push(p.clone());
-                let failures = self.failures.clone();
-                let done: Done = Box::new(move |finished| {
-                    if let Err(error) = &finished.outcome {
-                        failures.record(&finished.function, error, finished.output);
-                    }
-                    p.complete(finished.outcome)
-                });
-                Job {
-                    call,
-                    done,
-                    key: None,
+        let mut ready = Vec::with_capacity(calls.len());
+        for call in calls {
+            let p = Pending::new();
+            pending.push(p.clone());
+            let failures = self.failures.clone();
+            let done: Done = Box::new(move |finished| {
+                if let Err(error) = &finished.outcome {
+                    failures.record(&finished.function, error, finished.output);
                 }
-            })
-            .collect();
-        pool.push(jobs);
+                p.complete(finished.outcome)
+            });
+            let job = Job {
+                call,
+                done,
+                key: None,
+            };
+            let inputs: Vec<Pending> = job
+                .call
+                .inputs()
+                .filter(|input| !input.result.is_done())
+                .map(|input| input.result.clone())
+                .collect();
+            if inputs.is_empty() {
+                ready.push(job);
+            } else {
+                queue_when_done(&self.pool, job, inputs);
+            }
+        }
+        pool.push(ready);
         Ok(pending)
+    }
+}
+
+/// Queues `job` once every one of `inputs` has finished: a call waiting for its arguments
+/// holds no slot and no instance.
+fn queue_when_done(pool: &Weak<PoolInner>, job: Job, inputs: Vec<Pending>) {
+    let missing = Arc::new(AtomicUsize::new(inputs.len()));
+    let job = Arc::new(Mutex::new(Some(job)));
+    for input in inputs {
+        let (pool, missing, job) = (pool.clone(), missing.clone(), job.clone());
+        input.on_done(move || {
+            if missing.fetch_sub(1, Ordering::AcqRel) == 1
+                && let (Some(pool), Some(job)) = (pool.upgrade(), job.lock().take())
+            {
+                pool.push(vec![job]);
+            }
+        });
     }
 }

@@ -286,15 +286,24 @@ impl PoolInner {
         }
     }
 
-    /// Executes one call and encodes its result as JSON text.
+    /// Executes one call and encodes its result in the binary encoding. Its inputs have
+    /// finished (the embedded cluster queues a call only then); one that failed fails the call
+    /// without running it.
     fn run_call(&self, call: Call) -> Finished {
         let fanout = self.fanout.get().cloned();
-        let Call {
-            component,
-            function,
-            args,
-            depth,
-        } = call;
+        let (component, function, depth) =
+            (call.component.clone(), call.function.clone(), call.depth);
+        let deadline = Instant::now() + self.sandbox.config().limits.timeout;
+        let args = match call.values(deadline) {
+            Ok(args) => args,
+            Err(error) => {
+                return Finished {
+                    function,
+                    outcome: Err(error),
+                    output: GuestOutput::default(),
+                };
+            }
+        };
         let report = self
             .sandbox
             .execute(&component, &function, args, fanout, depth);
@@ -364,5 +373,8 @@ impl FanOut for Seceding {
             }
             _ => self.upstream.gather(pending, deadline),
         }
+    }
+    fn release(&self, pending: &[Pending]) {
+        self.upstream.release(pending);
     }
 }

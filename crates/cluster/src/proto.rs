@@ -150,6 +150,7 @@ impl Result {
             }),
             output: None,
             more: false,
+            missing: Vec::new(),
         }
     }
 
@@ -166,6 +167,9 @@ impl Result {
             Some(result::Outcome::Value(value)) => Ok(value),
             Some(result::Outcome::Error(e)) => Err(e.into()),
             None => Err(ProtocolError::EmptyResult.into()),
+            // Only a worker's own notice says "held"; the scheduler tells owners where to fetch
+            // it, and `Outstanding` handles that before asking for a value.
+            Some(result::Outcome::Held(_)) => Err(ProtocolError::EmptyResult.into()),
         }
     }
 }
@@ -285,6 +289,7 @@ mod tests {
             outcome: None,
             output: None,
             more: false,
+            missing: Vec::new(),
         };
         let error = empty.into_outcome().unwrap_err();
         assert_eq!(error.kind, LibKind::InvalidComponent);
@@ -298,6 +303,7 @@ mod tests {
             outcome: Some(result::Outcome::Error(wire_error(-3))),
             output: None,
             more: false,
+            missing: Vec::new(),
         };
         let error = unknown.into_outcome().unwrap_err();
         assert!(error.message.contains("unknown error kind -3"), "{error}");

@@ -5,6 +5,7 @@ use super::Progress;
 use super::address::{self, AddressError, SchedulerAddress};
 use super::auth::SendToken;
 use super::chunk::{self, Joiners};
+use super::data::{Held, Peers};
 use super::guest_output::FailedSubtasks;
 use super::proto::{self, scheduler_client::SchedulerClient};
 use super::scheduler::MAX_MESSAGE_BYTES;
@@ -19,7 +20,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use wasmdask_sandbox::LoadedComponent;
-use wasmdask_sandbox::{Call, FanOut, Pending};
+use wasmdask_sandbox::{Arg, Call, FanOut, Pending};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 
 /// A connected gRPC client carrying the token.
@@ -124,48 +125,125 @@ fn source_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// Calls in flight to a scheduler, by key (with their function's name), completed as results
-/// arrive.
-#[derive(Debug, Default)]
+/// Calls submitted to a scheduler, by key (with their function's name), completed as results
+/// arrive and kept until released: a result held by a worker may be placed again (recomputed
+/// after its holder was lost), and a later call may name it as an input.
+#[derive(Debug)]
 pub(crate) struct Outstanding {
-    pending: Mutex<HashMap<u64, (Pending, Arc<str>)>>,
+    pending: Mutex<HashMap<u64, Entry>>,
     progress: Arc<Progress>,
     failures: Arc<FailedSubtasks>,
     next_key: AtomicU64,
     closed: Mutex<Option<TaskError>>,
+    /// Where results held by workers are fetched from.
+    peers: Arc<Peers>,
+    runtime: Handle,
+}
+
+#[derive(Debug)]
+struct Entry {
+    pending: Pending,
+    function: Arc<str>,
+    /// Counted in the progress (its first outcome).
+    counted: bool,
 }
 
 impl Outstanding {
+    /// Must be called inside the runtime that fetches held results.
+    pub(crate) fn new(peers: Arc<Peers>) -> Self {
+        Outstanding {
+            pending: Mutex::new(HashMap::new()),
+            progress: Arc::default(),
+            failures: Arc::default(),
+            next_key: AtomicU64::new(0),
+            closed: Mutex::new(None),
+            peers,
+            runtime: Handle::current(),
+        }
+    }
+
     fn register(&self, function: Arc<str>) -> (u64, Pending) {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed) + 1;
-        let pending = Pending::new();
-        self.pending.lock().insert(key, (pending.clone(), function));
+        let pending = Pending::keyed(key);
+        let entry = Entry {
+            pending: pending.clone(),
+            function,
+            counted: false,
+        };
+        self.pending.lock().insert(key, entry);
         (key, pending)
     }
 
     pub(crate) fn complete(&self, results: Vec<proto::Result>) {
         let mut map = self.pending.lock();
         for mut result in results {
-            if let Some((pending, function)) = map.remove(&result.key) {
-                let output = result.output.take();
-                let outcome = result.into_outcome();
-                match &outcome {
-                    Ok(_) => self.progress.done.fetch_add(1, Ordering::Relaxed),
-                    Err(error) => {
-                        let output = output.map(Into::into).unwrap_or_default();
-                        self.failures.record(&function, error, output);
-                        self.progress.failed.fetch_add(1, Ordering::Relaxed)
+            let Some(entry) = map.get_mut(&result.key) else {
+                continue; // released meanwhile
+            };
+            let first = !std::mem::replace(&mut entry.counted, true);
+            let output = result.output.take();
+            match result.outcome {
+                Some(proto::result::Outcome::Held(held)) => {
+                    if first {
+                        self.progress.done.fetch_add(1, Ordering::Relaxed);
                     }
-                };
-                pending.complete(outcome);
+                    entry.pending.complete_held(Arc::new(Held {
+                        peers: self.peers.clone(),
+                        runtime: self.runtime.clone(),
+                        address: held.address,
+                        key: held.key,
+                    }));
+                }
+                outcome => {
+                    result.outcome = outcome;
+                    let outcome = result.into_outcome();
+                    if first {
+                        match &outcome {
+                            Ok(_) => self.progress.done.fetch_add(1, Ordering::Relaxed),
+                            Err(error) => {
+                                let output = output.map(Into::into).unwrap_or_default();
+                                self.failures.record(&entry.function, error, output);
+                                self.progress.failed.fetch_add(1, Ordering::Relaxed)
+                            }
+                        };
+                    }
+                    entry.pending.complete(outcome);
+                }
             }
         }
+    }
+
+    /// The key of `pending` if it was submitted here and is not released.
+    fn key_of(&self, pending: &Pending) -> Option<u64> {
+        let key = pending.key()?;
+        let map = self.pending.lock();
+        map.get(&key)
+            .filter(|entry| entry.pending.is(pending))
+            .map(|_| key)
+    }
+
+    /// Forgets the calls of `pending` that were submitted here; returns their keys.
+    fn forget(&self, pending: &[Pending]) -> Vec<u64> {
+        let mut map = self.pending.lock();
+        pending
+            .iter()
+            .filter_map(|p| {
+                let key = p.key()?;
+                let ours = map.get(&key).is_some_and(|entry| entry.pending.is(p));
+                ours.then(|| map.remove(&key).map(|_| key)).flatten()
+            })
+            .collect()
     }
 
     /// The connection is gone: fail everything in flight and every later submit.
     pub(crate) fn close(&self, error: TaskError) {
         *self.closed.lock() = Some(error.clone());
-        let drained: Vec<Pending> = self.pending.lock().drain().map(|(_, (p, _))| p).collect();
+        let drained: Vec<Pending> = self
+            .pending
+            .lock()
+            .drain()
+            .map(|(_, entry)| entry.pending)
+            .collect();
         for pending in drained {
             pending.complete(Err(error.clone()));
         }
@@ -176,13 +254,27 @@ impl Outstanding {
     }
 }
 
-/// Sends a batch of calls over whatever stream the owner holds.
-pub(crate) type SendCalls = Box<dyn Fn(Vec<proto::Call>) -> bool + Send + Sync>;
+/// What an owner sends upstream over whatever stream it holds.
+#[derive(Debug)]
+pub(crate) enum Upstream {
+    Submit(Vec<proto::Call>),
+    Release(Vec<u64>),
+}
+
+/// Sends to the scheduler; false when the stream is closed.
+pub(crate) type SendUpstream = Arc<dyn Fn(Upstream) -> bool + Send + Sync>;
+
+/// Releases are sent in batches: a guest that takes 10,000 results one by one must not cost
+/// 10,000 messages. A batch leaves when it is this large, or this soon after its first key.
+const RELEASE_BATCH: usize = 4096;
+const RELEASE_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Fan-out to a remote scheduler.
 pub struct RemoteCluster {
     outstanding: Arc<Outstanding>,
-    send: SendCalls,
+    send: SendUpstream,
+    /// Keys released and not yet sent.
+    released: Arc<Mutex<Vec<u64>>>,
     /// Uploads components the scheduler does not have yet (clients only; a worker's components
     /// came from the scheduler).
     uploader: Option<(Client, Handle)>,
@@ -198,12 +290,13 @@ impl std::fmt::Debug for RemoteCluster {
 impl RemoteCluster {
     pub(crate) fn new(
         outstanding: Arc<Outstanding>,
-        send: SendCalls,
+        send: SendUpstream,
         uploader: Option<(Client, Handle)>,
     ) -> Self {
         RemoteCluster {
             outstanding,
             send,
+            released: Arc::default(),
             uploader,
             uploaded: Mutex::new(HashSet::new()),
         }
@@ -221,7 +314,8 @@ impl RemoteCluster {
                 message: status.message().to_string(),
             })?
             .into_inner();
-        let outstanding = Arc::new(Outstanding::default());
+        let peers = Arc::new(Peers::new(target.token.clone(), Arc::default()));
+        let outstanding = Arc::new(Outstanding::new(peers));
         let reader = outstanding.clone();
         tokio::spawn(async move {
             let mut joiners = Joiners::default();
@@ -246,11 +340,13 @@ impl RemoteCluster {
             tracing::debug!("{reason}");
             reader.close(TaskError::new(ErrorKind::Lost, reason));
         });
-        let send: SendCalls = Box::new(move |calls| {
-            tx.send(proto::ClientMessage {
-                msg: Some(proto::client_message::Msg::Submit(proto::Calls { calls })),
-            })
-            .is_ok()
+        let send: SendUpstream = Arc::new(move |upstream| {
+            use proto::client_message::Msg;
+            let msg = match upstream {
+                Upstream::Submit(calls) => Msg::Submit(proto::Calls { calls }),
+                Upstream::Release(keys) => Msg::Release(proto::Keys { keys }),
+            };
+            tx.send(proto::ClientMessage { msg: Some(msg) }).is_ok()
         });
         Ok(Arc::new(RemoteCluster::new(
             outstanding,
@@ -307,6 +403,62 @@ impl RemoteCluster {
     }
 }
 
+impl RemoteCluster {
+    /// The wire form of one call: its values encoded one after another, and its inputs by key at
+    /// the offsets where their values go.
+    fn wire(&self, call: &Call, key: u64) -> Result<proto::Call, TaskError> {
+        // The guest's arguments were checked against these types: this cannot fail unless the
+        // component changed under us, and then nothing was registered yet.
+        let task = call.component.task(&call.function)?;
+        let mut args = Vec::new();
+        let mut inputs = Vec::new();
+        for (arg, (name, ty)) in call.args.iter().zip(&task.params) {
+            match arg {
+                Arg::Value(value) => {
+                    let bytes = wasmdask_values::to_binary(value, ty).map_err(|e| {
+                        TaskError::new(ErrorKind::BadInput, format!("`{}`: {e}", task.name))
+                    })?;
+                    args.extend_from_slice(&bytes);
+                }
+                Arg::Result(input) => inputs.push(proto::Input {
+                    offset: args.len() as u64,
+                    key: self.outstanding.key_of(&input.result).ok_or_else(|| {
+                        TaskError::new(
+                            ErrorKind::Lost,
+                            format!(
+                                "argument `{name}` of `{}` is the result of call {}, which was \
+                                 submitted over an earlier connection to the scheduler",
+                                task.name, input.handle
+                            ),
+                        )
+                    })?,
+                    handle: input.handle,
+                    function: input.function.to_string(),
+                    param: name.clone(),
+                    ..Default::default()
+                }),
+            }
+        }
+        Ok(proto::Call {
+            key,
+            digest: call.component.digest.clone(),
+            function: call.function.clone(),
+            args: args.into(),
+            depth: call.depth,
+            more: false,
+            inputs,
+        })
+    }
+
+    /// Sends the released keys now.
+    fn flush_released(released: &Mutex<Vec<u64>>, send: &SendUpstream) {
+        let keys = std::mem::take(&mut *released.lock());
+        if !keys.is_empty() {
+            send(Upstream::Release(keys));
+        }
+    }
+}
+
 impl FanOut for RemoteCluster {
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
         if let Some(error) = self.outstanding.closed() {
@@ -322,27 +474,21 @@ impl FanOut for RemoteCluster {
                 Some(n) if **n == *call.function => n.clone(),
                 _ => name.insert(Arc::from(call.function.as_str())).clone(),
             };
-            // The guest's arguments were checked against these types: this cannot fail unless the
-            // component changed under us, and then nothing was registered yet.
-            let task = call.component.task(&call.function)?;
-            let args = wasmdask_values::args_to_binary(&call.args, &task.params).map_err(|e| {
-                TaskError::new(ErrorKind::BadInput, format!("`{}`: {e}", task.name))
-            })?;
             let (key, p) = self.outstanding.register(function);
+            match self.wire(&call, key) {
+                Ok(call) => wire.push(call),
+                Err(error) => {
+                    pending.push(p);
+                    self.outstanding.forget(&pending);
+                    return Err(error);
+                }
+            }
             pending.push(p);
-            wire.push(proto::Call {
-                key,
-                digest: call.component.digest.clone(),
-                function: call.function,
-                args: args.into(),
-                depth: call.depth,
-                more: false,
-            });
         }
         let n = wire.len() as u64;
         if !chunk::batches(wire)
             .into_iter()
-            .all(|batch| (self.send)(batch))
+            .all(|batch| (self.send)(Upstream::Submit(batch)))
         {
             let error =
                 TaskError::new(ErrorKind::Lost, "the connection to the scheduler is closed");
@@ -354,5 +500,26 @@ impl FanOut for RemoteCluster {
             .submitted
             .fetch_add(n, Ordering::Relaxed);
         Ok(pending)
+    }
+
+    fn release(&self, pending: &[Pending]) {
+        let keys = self.outstanding.forget(pending);
+        if keys.is_empty() {
+            return;
+        }
+        let mut released = self.released.lock();
+        let first = released.is_empty();
+        released.extend(keys);
+        if released.len() >= RELEASE_BATCH {
+            drop(released);
+            Self::flush_released(&self.released, &self.send);
+        } else if first {
+            drop(released);
+            let (released, send) = (self.released.clone(), self.send.clone());
+            self.outstanding.runtime.spawn(async move {
+                tokio::time::sleep(RELEASE_DELAY).await;
+                Self::flush_released(&released, &send);
+            });
+        }
     }
 }

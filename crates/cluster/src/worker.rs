@@ -4,12 +4,18 @@
 
 use super::activity::Recorder;
 use super::chunk::{self, Joiners};
+use super::data::{self, Peers, Transfers};
 use super::pool::{Done, Finished, Job, Pool, Secessions};
 use super::proto::{self, WorkerMessage};
-use super::remote::{self, Client, Outstanding, RemoteCluster, RemoteError, SendCalls, Target};
+use super::remote::{
+    self, Client, Outstanding, RemoteCluster, RemoteError, SendUpstream, Target, Upstream,
+};
+use super::store::Store;
+use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -18,6 +24,25 @@ use wasmdask_sandbox::{Call, FanOut, Pending};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 use wasmdask_sandbox::{LoadedComponent, Sandbox, SandboxConfig, digest_of};
 use wasmdask_values as values;
+
+/// Results up to this size travel with their completion notice (through the scheduler to the
+/// owner, which usually takes them next); larger ones stay on the worker until someone fetches
+/// them. A round trip costs more than this many bytes.
+const INLINE_BYTES: usize = 64 << 10;
+
+/// The fraction of `--memory-limit` that held results may use before the least recently used
+/// spill to disk (Dask's `distributed.worker.memory.target`).
+const SPILL_TARGET: f64 = 0.6;
+
+/// What the worker's connections share: its data store, the service that serves it and the
+/// connections to other workers' stores.
+#[derive(Debug, Clone)]
+struct DataPlane {
+    store: Arc<Store>,
+    peers: Arc<Peers>,
+    /// Where the data service listens, announced in `Register`.
+    address: String,
+}
 
 /// How a worker runs: its scheduler, name, slots, memory and sandbox.
 #[derive(Debug, Clone)]
@@ -50,6 +75,14 @@ pub enum WorkerError {
         /// The last connection error.
         last: String,
     },
+    #[error("cannot serve this worker's results on {address}: {reason}")]
+    /// The data service could not listen.
+    DataListen {
+        /// Where it tried.
+        address: String,
+        /// The operating system's words.
+        reason: String,
+    },
     #[error("the scheduler refused this worker: {0}")]
     /// The scheduler refused this worker.
     Refused(String),
@@ -80,13 +113,14 @@ pub async fn run(
     let recorder = Arc::new(Recorder::default());
     pool.set_observer(recorder.clone());
     let pool = Arc::new(pool);
+    let plane = start_data_plane(&config).await?;
     tokio::pin!(shutdown);
     let mut disconnected_since = Instant::now();
     let mut last_error;
     loop {
         let session = async {
             let client = remote::connect(&config.target).await?;
-            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout, &recorder).await)
+            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout, &recorder, &plane).await)
         };
         tokio::select! {
             _ = &mut shutdown => {
@@ -123,6 +157,54 @@ pub async fn run(
     }
 }
 
+/// Opens the data store and serves it on the address through which this host reaches the
+/// scheduler (loopback for a loopback scheduler), on a port the system picks.
+async fn start_data_plane(config: &WorkerConfig) -> Result<DataPlane, WorkerError> {
+    let ip = route_to(&config.target);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, 0))
+        .await
+        .map_err(|e| WorkerError::DataListen {
+            address: ip.to_string(),
+            reason: e.to_string(),
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| WorkerError::DataListen {
+            address: ip.to_string(),
+            reason: e.to_string(),
+        })?
+        .to_string();
+    let target = (config.memory_limit as f64 * SPILL_TARGET) as u64;
+    let store = Arc::new(Store::new(target, None));
+    let transfers = Arc::new(Transfers::default());
+    let token = config.target.token.clone();
+    data::serve(listener, store.clone(), transfers.clone(), token.clone());
+    tracing::info!(%address, "serving results to other workers");
+    Ok(DataPlane {
+        store,
+        peers: Arc::new(Peers::new(token, transfers)),
+        address,
+    })
+}
+
+/// The local address of the route to the scheduler: the one other workers can reach too.
+fn route_to(target: &Target) -> IpAddr {
+    use std::net::{ToSocketAddrs, UdpSocket};
+    let host = (target.address.host.as_str(), target.address.port);
+    let routed = host.to_socket_addrs().ok().and_then(|mut addrs| {
+        let scheduler = addrs.next()?;
+        let unspecified: IpAddr = match scheduler {
+            SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+        };
+        // Connecting a UDP socket sends nothing; it only picks the route.
+        let socket = UdpSocket::bind(SocketAddr::new(unspecified, 0)).ok()?;
+        socket.connect(scheduler).ok()?;
+        Some(socket.local_addr().ok()?.ip())
+    });
+    routed.unwrap_or(Ipv4Addr::LOCALHOST.into())
+}
+
 /// One connection: register, heartbeat, run assignments, return results.
 async fn serve(
     config: &WorkerConfig,
@@ -130,7 +212,10 @@ async fn serve(
     pool: &Arc<Pool>,
     fanout: &Arc<Relay>,
     recorder: &Arc<Recorder>,
+    plane: &DataPlane,
 ) -> Ended {
+    // Results held for an earlier scheduler mean nothing to this one (it numbers tasks anew).
+    plane.store.clear();
     let (tx, rx) = mpsc::unbounded_channel::<WorkerMessage>();
     let _ = tx.send(WorkerMessage {
         msg: Some(proto::worker_message::Msg::Register(proto::Register {
@@ -138,6 +223,7 @@ async fn serve(
             nthreads: config.nthreads as u32,
             memory_limit: config.memory_limit,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            data_address: plane.address.clone(),
         })),
     });
     let mut inbound = match client.work(UnboundedReceiverStream::new(rx)).await {
@@ -154,14 +240,15 @@ async fn serve(
     };
 
     // Fan-out of tasks running here goes over this connection.
-    let outstanding = Arc::new(Outstanding::default());
+    let outstanding = Arc::new(Outstanding::new(plane.peers.clone()));
     let submit_tx = tx.clone();
-    let send: SendCalls = Box::new(move |calls| {
-        submit_tx
-            .send(WorkerMessage {
-                msg: Some(proto::worker_message::Msg::Submit(proto::Calls { calls })),
-            })
-            .is_ok()
+    let send: SendUpstream = Arc::new(move |upstream| {
+        use proto::worker_message::Msg;
+        let msg = match upstream {
+            Upstream::Submit(calls) => Msg::Submit(proto::Calls { calls }),
+            Upstream::Release(keys) => Msg::Release(proto::Keys { keys }),
+        };
+        submit_tx.send(WorkerMessage { msg: Some(msg) }).is_ok()
     });
     fanout.set(Some(Connection {
         cluster: Arc::new(RemoteCluster::new(outstanding.clone(), send, None)),
@@ -200,6 +287,7 @@ async fn serve(
                     digests: digests.lock().clone(),
                     busy: pool.busy() as u32,
                     activity: recorder.take(),
+                    data: Some(data_held(plane)),
                 };
                 let _ = tx.send(WorkerMessage { msg: Some(proto::worker_message::Msg::Heartbeat(beat)) });
             }
@@ -213,12 +301,13 @@ async fn serve(
                             heartbeat = tokio::time::interval(Duration::from_millis(u64::from(welcome.heartbeat_ms.max(100))));
                         }
                         Some(Cmd::Assign(calls)) => {
-                            let calls = proto::Calls { calls: joiners.calls(calls.calls) };
-                            let (client, pool, done_tx, digests, recorder) = (client.clone(), pool.clone(), done_tx.clone(), digests.clone(), recorder.clone());
-                            tokio::spawn(async move { assign(client, pool, calls.calls, done_tx, digests, recorder).await });
+                            let calls = joiners.calls(calls.calls);
+                            let assignment = Assignment { client: client.clone(), pool: pool.clone(), done_tx: done_tx.clone(), digests: digests.clone(), recorder: recorder.clone(), plane: plane.clone() };
+                            tokio::spawn(async move { assignment.run(calls).await });
                         }
                         Some(Cmd::Results(results)) => outstanding.complete(joiners.results(results.results)),
                         Some(Cmd::Shutdown(s)) => break Ended::Shutdown(s.reason),
+                        Some(Cmd::Free(keys)) => plane.store.remove(&keys.keys),
                         None => {}
                     }
                 }
@@ -242,67 +331,184 @@ async fn serve(
     ended
 }
 
-/// Loads the components of an assignment (fetching and verifying them by digest on first use)
-/// and queues the calls on the pool.
-async fn assign(
-    mut client: Client,
+/// What running one assignment needs.
+struct Assignment {
+    client: Client,
     pool: Arc<Pool>,
-    calls: Vec<proto::Call>,
     done_tx: mpsc::UnboundedSender<proto::Result>,
     digests: Arc<Mutex<Vec<String>>>,
     recorder: Arc<Recorder>,
-) {
-    let sandbox = pool.sandbox().clone();
-    let mut components: HashMap<String, Result<Arc<LoadedComponent>, TaskError>> = HashMap::new();
-    let mut jobs: Vec<Job> = Vec::with_capacity(calls.len());
-    for call in calls {
-        if !components.contains_key(&call.digest) {
-            let loaded = fetch(&mut client, &sandbox, &call.digest, &recorder).await;
-            // Reported in every heartbeat: each digest once, or the list grows per batch.
-            let mut held = digests.lock();
-            if loaded.is_ok() && !held.contains(&call.digest) {
-                held.push(call.digest.clone());
+    plane: DataPlane,
+}
+
+impl Assignment {
+    /// Loads the components of an assignment (fetching and verifying them by digest on first
+    /// use), gathers each call's inputs (from this worker's store, or from the workers that hold
+    /// them), and queues the calls on the pool.
+    async fn run(mut self, calls: Vec<proto::Call>) {
+        let sandbox = self.pool.sandbox().clone();
+        let mut components: HashMap<String, Result<Arc<LoadedComponent>, TaskError>> =
+            HashMap::new();
+        let mut jobs: Vec<Job> = Vec::with_capacity(calls.len());
+        for mut call in calls {
+            if !components.contains_key(&call.digest) {
+                let loaded = fetch(&mut self.client, &sandbox, &call.digest, &self.recorder).await;
+                // Reported in every heartbeat: each digest once, or the list grows per batch.
+                let mut held = self.digests.lock();
+                if loaded.is_ok() && !held.contains(&call.digest) {
+                    held.push(call.digest.clone());
+                }
+                drop(held);
+                components.insert(call.digest.clone(), loaded);
             }
-            drop(held);
-            components.insert(call.digest.clone(), loaded);
-        }
-        let key = call.key;
-        let prepared = components[&call.digest].clone().and_then(|component| {
-            let task = component.task(&call.function)?;
-            let args = values::args_from_binary(&call.args, &task.params).map_err(|e| {
-                TaskError::new(
-                    ErrorKind::BadInput,
-                    format!("the arguments of `{}` do not decode: {e}", task.name),
-                )
-            })?;
-            Ok(Call {
-                function: task.name.clone(),
-                component: component.clone(),
-                args,
-                depth: call.depth,
-            })
-        });
-        match prepared {
-            Ok(call) => {
-                let done_tx = done_tx.clone();
-                let done: Done = Box::new(move |finished: Finished| {
-                    let result = proto::Result::from_outcome(key, finished.outcome)
-                        .with_output(finished.output);
-                    let _ = done_tx.send(result);
-                });
-                jobs.push(Job {
+            let key = call.key;
+            if !call.inputs.is_empty() {
+                match self.gather_inputs(&call).await {
+                    Ok(args) => call.args = args,
+                    Err(missing) => {
+                        let result = proto::Result {
+                            key,
+                            missing,
+                            ..Default::default()
+                        };
+                        let _ = self.done_tx.send(result);
+                        continue;
+                    }
+                }
+            }
+            let prepared = components[&call.digest].clone().and_then(|component| {
+                let task = component.task(&call.function)?;
+                let args = values::args_from_binary(&call.args, &task.params).map_err(|e| {
+                    TaskError::new(
+                        ErrorKind::BadInput,
+                        format!("the arguments of `{}` do not decode: {e}", task.name),
+                    )
+                })?;
+                Ok(Call::with_values(
+                    component.clone(),
+                    task.name.clone(),
+                    args,
+                    call.depth,
+                ))
+            });
+            match prepared {
+                Ok(call) => jobs.push(Job {
                     call,
-                    done,
+                    done: self.done(key),
                     key: Some(key),
-                });
+                }),
+                Err(error) => {
+                    let _ = self
+                        .done_tx
+                        .send(proto::Result::from_outcome(key, Err(error)));
+                }
             }
-            Err(error) => {
-                let _ = done_tx.send(proto::Result::from_outcome(key, Err(error)));
-            }
+        }
+        if !jobs.is_empty() {
+            self.pool.push(jobs);
         }
     }
-    if !jobs.is_empty() {
-        pool.push(jobs);
+
+    /// What to do when the call `key` finishes: keep its value here and tell the scheduler,
+    /// with the value itself when it is small.
+    fn done(&self, key: u64) -> Done {
+        let done_tx = self.done_tx.clone();
+        let plane = self.plane.clone();
+        Box::new(move |finished: Finished| {
+            let outcome = finished.outcome;
+            let result = match outcome {
+                Ok(value) => {
+                    plane.store.put(key, value.clone());
+                    held_result(key, value, &plane.address)
+                }
+                Err(error) => {
+                    proto::Result::from_outcome(key, Err(error)).with_output(finished.output)
+                }
+            };
+            let _ = done_tx.send(result);
+        })
+    }
+
+    /// The call's arguments with its inputs' values spliced in, or the keys of the inputs that
+    /// could not be had.
+    async fn gather_inputs(&self, call: &proto::Call) -> Result<Bytes, Vec<u64>> {
+        let mut args = Vec::with_capacity(
+            call.args.len() + call.inputs.iter().map(|i| i.nbytes as usize).sum::<usize>(),
+        );
+        let mut at = 0;
+        let mut missing = Vec::new();
+        for input in &call.inputs {
+            let offset = (input.offset as usize).min(call.args.len());
+            args.extend_from_slice(&call.args[at..offset]);
+            at = offset;
+            match self.input(input).await {
+                Some(value) => args.extend_from_slice(&value),
+                None => missing.push(input.key),
+            }
+        }
+        args.extend_from_slice(&call.args[at..]);
+        if missing.is_empty() {
+            Ok(args.into())
+        } else {
+            Err(missing)
+        }
+    }
+
+    /// One input's value: from this worker's store, or fetched from a holder.
+    async fn input(&self, input: &proto::Input) -> Option<Bytes> {
+        let store = self.plane.store.clone();
+        let key = input.key;
+        // A local value may be spilled: read it off the runtime's threads.
+        if store.contains(key)
+            && let Ok(Some(Ok(value))) = tokio::task::spawn_blocking(move || store.get(key)).await
+        {
+            return Some(value);
+        }
+        for holder in &input.holders {
+            if *holder == self.plane.address {
+                continue;
+            }
+            match self.plane.peers.fetch(holder, input.key).await {
+                Ok(value) => return Some(value),
+                Err(error) => tracing::warn!("{}", error.message),
+            }
+        }
+        None
+    }
+}
+
+/// The result message of a finished call whose value this worker keeps.
+fn held_result(key: u64, value: Bytes, address: &str) -> proto::Result {
+    if value.len() <= INLINE_BYTES {
+        return proto::Result::from_outcome(key, Ok(value));
+    }
+    proto::Result {
+        key,
+        outcome: Some(proto::result::Outcome::Held(proto::Held {
+            address: address.to_string(),
+            key,
+            nbytes: value.len() as u64,
+        })),
+        ..Default::default()
+    }
+}
+
+/// What the store holds and what was transferred, for the heartbeat.
+fn data_held(plane: &DataPlane) -> proto::DataHeld {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = plane.store.stats();
+    let t = &plane.peers.transfers;
+    proto::DataHeld {
+        memory_bytes: stats.memory_bytes,
+        memory_keys: stats.memory_keys,
+        spilled_bytes: stats.spilled_bytes,
+        spilled_keys: stats.spilled_keys,
+        spills: stats.spills,
+        unspills: stats.unspills,
+        fetched_bytes: t.fetched_bytes.load(Relaxed),
+        fetches: t.fetches.load(Relaxed),
+        fetch_us: t.fetch_us.load(Relaxed),
+        served_bytes: t.served_bytes.load(Relaxed),
     }
 }
 
@@ -390,6 +596,12 @@ impl Relay {
 impl FanOut for Relay {
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError> {
         self.current()?.submit(calls)
+    }
+
+    fn release(&self, pending: &[Pending]) {
+        if let Ok(cluster) = self.current() {
+            cluster.release(pending);
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! (`wasmdask-cluster`), so the dependency runs one way.
 
 use crate::component::LoadedComponent;
-use crate::task_error::TaskError;
+use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,19 +21,139 @@ pub struct Call {
     pub component: Arc<LoadedComponent>,
     /// The export's canonical (WIT) name.
     pub function: String,
-    /// The arguments, checked against the export's parameter types. Executors in other
-    /// processes send them in the binary value encoding (`wasmdask_values::encode_args`).
-    pub args: Vec<Val>,
+    /// One per parameter, checked against its type: values, or results of earlier calls that
+    /// the call waits for. Executors in other processes send values in the binary value
+    /// encoding (`wasmdask_values::args_to_binary`) and results by reference.
+    pub args: Vec<Arg>,
     /// How deep in the fan-out tree the call sits: the calls of a root task are depth 1, theirs
     /// depth 2, … Schedulers run deeper calls first, so a tree finishes the branches it started
     /// before it starts new ones and the parents waiting in `gather` stay few.
     pub depth: u32,
 }
 
+/// One argument of a [`Call`].
+#[derive(Debug, Clone)]
+pub enum Arg {
+    /// A value of the parameter's type.
+    Value(Val),
+    /// The result of an earlier call of the same caller (a future, in Dask's words).
+    Result(Input),
+}
+
+/// The result of an earlier call, used as an argument.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Where the result arrives.
+    pub result: Pending,
+    /// The caller's handle of the earlier call, named in errors.
+    pub handle: u64,
+    /// The export the earlier call runs, named in errors.
+    pub function: Arc<str>,
+}
+
+impl Call {
+    /// A call whose arguments are all values.
+    pub fn with_values(
+        component: Arc<LoadedComponent>,
+        function: String,
+        args: Vec<Val>,
+        depth: u32,
+    ) -> Self {
+        Call {
+            component,
+            function,
+            args: args.into_iter().map(Arg::Value).collect(),
+            depth,
+        }
+    }
+
+    /// The results this call waits for.
+    pub fn inputs(&self) -> impl Iterator<Item = &Input> {
+        self.args.iter().filter_map(|arg| match arg {
+            Arg::Result(input) => Some(input),
+            Arg::Value(_) => None,
+        })
+    }
+
+    /// The argument values, with every input's result decoded into its parameter's type. The
+    /// inputs must have finished ([`Pending::is_done`]); a failed one fails the call with its
+    /// kind, in a message that names the handle (see [`input_failed`]).
+    pub fn values(self, deadline: Instant) -> Result<Vec<Val>, TaskError> {
+        let task = self.component.task(&self.function)?;
+        let mut values = Vec::with_capacity(self.args.len());
+        for (i, arg) in self.args.into_iter().enumerate() {
+            match arg {
+                Arg::Value(value) => values.push(value),
+                Arg::Result(input) => {
+                    let (name, ty) = &task.params[i];
+                    let bytes = input.result.wait(deadline).map_err(|e| {
+                        input_failed(&task.name, name, input.handle, &input.function, &e)
+                    })?;
+                    let value = wasmdask_values::from_binary(&bytes, ty).map_err(|e| {
+                        TaskError::new(
+                            ErrorKind::InvalidComponent,
+                            format!(
+                                "argument `{name}` of `{}` (the result of call {} `{}`) does                                  not decode as {}: {e}",
+                                task.name,
+                                input.handle,
+                                input.function,
+                                wasmdask_values::wit_type(ty)
+                            ),
+                        )
+                    })?;
+                    values.push(value);
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// The error of a call `function` whose argument `param` is the result of call `handle` (of
+/// the export `made_by`), which failed with `error`: the same kind (a timeout stays a timeout),
+/// and a message that names the handle. When that call did not run either, the message names
+/// the call whose failure started it all, once, instead of nesting one sentence per link of a
+/// chain. The embedded cluster and the scheduler both say it so.
+pub fn input_failed(
+    function: &str,
+    param: &str,
+    handle: u64,
+    made_by: &str,
+    error: &TaskError,
+) -> TaskError {
+    let what = match first_failure(&error.message) {
+        Some(first) => format!("did not run: {first}"),
+        None => format!("failed: {}", error.message),
+    };
+    TaskError::new(
+        error.kind,
+        format!(
+            "`{function}` did not run: its argument `{param}` is the result of call {handle} \
+             (`{made_by}`), which {what}"
+        ),
+    )
+}
+
+/// In a message of [`input_failed`], the call whose failure started it: `call 5 (`boom`) failed:
+/// boom on purpose`.
+fn first_failure(message: &str) -> Option<String> {
+    let (_, link) = message.split_once(INPUT_OF)?;
+    let (call, rest) = link.split_once("), which ")?;
+    if let Some(first) = rest.strip_prefix("did not run: ") {
+        return Some(first.to_string());
+    }
+    let reason = rest.strip_prefix("failed: ")?;
+    Some(format!("call {call}) failed: {reason}"))
+}
+
+/// What every message of [`input_failed`] says right before the input's handle.
+const INPUT_OF: &str = "` is the result of call ";
+
 /// Where a guest's fan-out runs: each call in its own sandbox, its result returned in the binary
 /// value encoding.
 pub trait FanOut: Send + Sync + std::fmt::Debug {
-    /// Queues the calls, in order.
+    /// Queues the calls, in order. A call with [`Arg::Result`] arguments runs once they have
+    /// finished, and fails without running when one of them failed.
     fn submit(&self, calls: Vec<Call>) -> Result<Vec<Pending>, TaskError>;
 
     /// Waits for each call until `deadline`. A fan-out whose callers occupy its own worker
@@ -41,5 +161,46 @@ pub trait FanOut: Send + Sync + std::fmt::Debug {
     /// nested fan-out cannot deadlock.
     fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<Bytes, TaskError>> {
         pending.iter().map(|p| p.wait(deadline)).collect()
+    }
+
+    /// The caller no longer needs these results (taken, released, or its execution ended).
+    /// A cluster that keeps results elsewhere drops them once no waiting call needs them
+    /// either; in-process results are freed with their last [`Pending`].
+    fn release(&self, _pending: &[Pending]) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_input_names_its_handle_and_the_first_failure_once() {
+        let boom = TaskError::new(ErrorKind::GuestError, "boom on purpose");
+        let once = input_failed("inc", "x", 5, "boom", &boom);
+        assert_eq!(once.kind, ErrorKind::GuestError);
+        assert_eq!(
+            once.message,
+            "`inc` did not run: its argument `x` is the result of call 5 (`boom`), which failed: \
+             boom on purpose"
+        );
+        let twice = input_failed("mean", "a", 6, "inc", &once);
+        assert_eq!(
+            twice.message,
+            "`mean` did not run: its argument `a` is the result of call 6 (`inc`), which did not \
+             run: call 5 (`boom`) failed: boom on purpose"
+        );
+        // A chain of any length says the same two things.
+        let mut error = twice.clone();
+        for handle in 7..1000 {
+            error = input_failed("inc", "x", handle, "mean", &error);
+        }
+        assert!(error.message.len() < 200, "{}", error.message);
+        assert!(
+            error
+                .message
+                .ends_with("which did not run: call 5 (`boom`) failed: boom on purpose"),
+            "{}",
+            error.message
+        );
     }
 }

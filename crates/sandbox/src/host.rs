@@ -1,10 +1,10 @@
 //! The per-execution host state (wasmtime's "view" pattern) and the host side of the
 //! `wasmdask:task` imports: `cluster` fan-out and `log`.
 
-use super::component::LoadedComponent;
+use super::component::{LoadedComponent, TaskSig};
 use super::grants::DenialLog;
 use super::limits::Limiter;
-use crate::fanout::{Call, FanOut, Pending};
+use crate::fanout::{Arg, Call, FanOut, Input, Pending};
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -52,8 +52,11 @@ pub(crate) struct GuestCalls {
     pub(crate) deadline: Instant,
     /// The execution's depth in the fan-out tree; its calls are one deeper.
     depth: u32,
-    /// Calls submitted and not yet gathered, with the export each calls (for decoding).
+    /// Calls submitted and not yet taken or released, with the export each calls.
     pending: HashMap<u64, (Pending, Arc<str>)>,
+    /// Handles are `base | n` for n = 1, 2, …: the random high half tells another execution's
+    /// handle (passed along in a value, say) from one of ours that was used up.
+    base: u64,
     next_id: u64,
     /// Sum of `submit`/`map` calls, reported for progress and metrics.
     pub(crate) submitted: u64,
@@ -85,6 +88,7 @@ impl GuestCalls {
             deadline,
             depth,
             pending: HashMap::new(),
+            base: handle_base(),
             next_id: 1,
             submitted: 0,
             largest_received: None,
@@ -112,17 +116,24 @@ impl GuestCalls {
                 Args::Json(text) => {
                     let json: serde_json::Value = serde_json::from_str(text)
                         .map_err(|e| bad(format!("arguments are not valid JSON: {e}")))?;
-                    values::args_from_json(&json, &task.params).map_err(|e| bad(e.to_string()))?
+                    values::args_from_json(&json, &task.params)
+                        .map_err(|e| bad(e.to_string()))?
+                        .into_iter()
+                        .map(Arg::Value)
+                        .collect()
                 }
-                Args::Binary(bytes) => {
-                    values::args_from_binary(bytes, &task.params).map_err(|e| {
+                Args::Binary(bytes) => values::args_from_binary(bytes, &task.params)
+                    .map_err(|e| {
                         bad(format!(
                             "the arguments in the binary encoding do not fit its parameters \
                              ({}): {e}",
                             values::wit_params(&task.params)
                         ))
                     })?
-                }
+                    .into_iter()
+                    .map(Arg::Value)
+                    .collect(),
+                Args::Parts(parts) => self.args_of_parts(task, parts).map_err(bad)?,
             };
             calls.push(Call {
                 component: self.component.clone(),
@@ -137,7 +148,7 @@ impl GuestCalls {
         Ok(pending
             .into_iter()
             .map(|p| {
-                let id = self.next_id;
+                let id = self.base | self.next_id;
                 self.next_id += 1;
                 self.pending.insert(id, (p, function.clone()));
                 id
@@ -145,19 +156,104 @@ impl GuestCalls {
             .collect())
     }
 
+    /// The arguments of a `submit-args` call: each value checked against its parameter's type,
+    /// each handle one this execution holds, of an export whose result has that type.
+    fn args_of_parts(
+        &self,
+        task: &TaskSig,
+        parts: &[wit_cluster::Arg],
+    ) -> Result<Vec<Arg>, String> {
+        if parts.len() != task.params.len() {
+            return Err(format!(
+                "{} argument(s) given, the export takes {} ({})",
+                parts.len(),
+                task.params.len(),
+                values::wit_params(&task.params)
+            ));
+        }
+        parts
+            .iter()
+            .zip(&task.params)
+            .map(|(part, (name, ty))| match part {
+                wit_cluster::Arg::Value(bytes) => {
+                    values::from_binary(bytes, ty).map(Arg::Value).map_err(|e| {
+                        format!(
+                            "argument `{name}` does not decode as {}: {e}",
+                            values::wit_type(ty)
+                        )
+                    })
+                }
+                wit_cluster::Arg::Call(handle) => {
+                    let (pending, function) = self
+                        .pending
+                        .get(handle)
+                        .ok_or_else(|| format!("argument `{name}`: {}", self.unheld(*handle)))?;
+                    let made = self.component.task(function).map_err(|e| e.message)?;
+                    let output = made.output_type();
+                    let fits = output
+                        .as_ref()
+                        .is_some_and(|out| values::wit_type(out) == values::wit_type(ty));
+                    if !fits {
+                        let made_type = output
+                            .as_ref()
+                            .map_or_else(|| "nothing".to_string(), values::wit_type);
+                        return Err(format!(
+                            "argument `{name}` is {}, but call {handle} (`{function}`) returns \
+                             {made_type}",
+                            values::wit_type(ty)
+                        ));
+                    }
+                    Ok(Arg::Result(Input {
+                        result: pending.clone(),
+                        handle: *handle,
+                        function: function.clone(),
+                    }))
+                }
+            })
+            .collect()
+    }
+
+    /// Why `handle` is not one this execution holds.
+    fn unheld(&self, handle: u64) -> String {
+        if handle & HANDLE_BASE_MASK != self.base {
+            format!(
+                "call id {handle} is not a handle of this execution (handles are local to the \
+                 execution that submitted the call; pass the value instead)"
+            )
+        } else if handle & !HANDLE_BASE_MASK < self.next_id {
+            format!(
+                "call id {handle} was already taken or released; pass a handle to `submit-args` \
+                 before taking or releasing it"
+            )
+        } else {
+            format!("call id {handle} was never returned by `submit` in this execution")
+        }
+    }
+
+    /// `release`: drops the handles this execution holds among `ids`.
+    fn release(&mut self, ids: &[u64]) {
+        let released: Vec<Pending> = ids
+            .iter()
+            .filter_map(|id| self.pending.remove(id).map(|(p, _)| p))
+            .collect();
+        if let (Some(cluster), false) = (&self.cluster, released.is_empty()) {
+            cluster.release(&released);
+        }
+    }
+
     /// Waits for the calls `ids` (giving up the slot meanwhile) and uses their handles up; each
     /// result comes with the export it called.
     fn take(&mut self, ids: &[u64]) -> Vec<Result<(Bytes, Arc<str>), TaskError>> {
-        let mut known = Vec::with_capacity(ids.len());
         let handles: Vec<Option<(Pending, Arc<str>)>> =
             ids.iter().map(|id| self.pending.remove(id)).collect();
-        for (pending, _) in handles.iter().flatten() {
-            known.push(pending.clone());
-        }
+        let known: Vec<Pending> = handles.iter().flatten().map(|(p, _)| p.clone()).collect();
         let mut results = self.wait_for(&known).into_iter();
-        ids.iter()
-            .zip(handles)
-            .map(|(id, handle)| match handle {
+        if let (Some(cluster), false) = (&self.cluster, known.is_empty()) {
+            cluster.release(&known);
+        }
+        let mut taken = Vec::with_capacity(ids.len());
+        for (id, handle) in ids.iter().zip(handles) {
+            taken.push(match handle {
                 Some((_, function)) => {
                     let result = results.next().expect("one result per known handle");
                     result.map(|bytes| {
@@ -165,15 +261,10 @@ impl GuestCalls {
                         (bytes, function)
                     })
                 }
-                None => Err(TaskError::new(
-                    ErrorKind::BadInput,
-                    format!(
-                        "call id {id} is unknown or was already gathered; each id can be \
-                         gathered (or taken) once"
-                    ),
-                )),
-            })
-            .collect()
+                None => Err(TaskError::new(ErrorKind::BadInput, self.unheld(*id))),
+            });
+        }
+        taken
     }
 
     fn received(&mut self, call: u64, function: &Arc<str>, bytes: usize) {
@@ -226,10 +317,33 @@ impl GuestCalls {
     }
 }
 
+/// The handles an execution still holds when it ends are released with it.
+impl Drop for GuestCalls {
+    fn drop(&mut self) {
+        let ids: Vec<u64> = self.pending.keys().copied().collect();
+        self.release(&ids);
+    }
+}
+
+/// The high half of a handle: the execution's random tag.
+const HANDLE_BASE_MASK: u64 = !0 << 32;
+
+/// A random tag for one execution's handles (see `GuestCalls::base`). Without randomness (never
+/// seen on a supported system) handles still work; only the "another execution's handle"
+/// diagnosis loses precision.
+fn handle_base() -> u64 {
+    let mut tag = [0u8; 4];
+    let _ = getrandom::fill(&mut tag);
+    // Never zero, so a small number a guest made up is recognisably not a handle.
+    u64::from(u32::from_le_bytes(tag).max(1)) << 32
+}
+
 /// The arguments of one call as the guest wrote them.
 enum Args {
     /// The JSON encoding (`submit`, `map`).
     Json(String),
+    /// Values and handles (`submit-args`, `map-args`).
+    Parts(Vec<wit_cluster::Arg>),
     /// The binary encoding (`submit-binary`, `map-binary`).
     Binary(Vec<u8>),
 }
@@ -347,6 +461,30 @@ impl wit_cluster::Host for HostState {
 
     fn take(&mut self, call: u64) -> Result<Vec<u8>, wit_types::TaskError> {
         self.fanout.take_binary(call).map_err(to_wit)
+    }
+
+    fn submit_args(
+        &mut self,
+        function: String,
+        args: Vec<wit_cluster::Arg>,
+    ) -> Result<u64, wit_types::TaskError> {
+        self.fanout
+            .submit(&function, vec![Args::Parts(args)])
+            .map(|ids| ids[0])
+            .map_err(to_wit)
+    }
+
+    fn map_args(
+        &mut self,
+        function: String,
+        args: Vec<Vec<wit_cluster::Arg>>,
+    ) -> Result<Vec<u64>, wit_types::TaskError> {
+        let args = args.into_iter().map(Args::Parts).collect();
+        self.fanout.submit(&function, args).map_err(to_wit)
+    }
+
+    fn release(&mut self, calls: Vec<u64>) {
+        self.fanout.release(&calls);
     }
 }
 

@@ -170,6 +170,9 @@ impl FanOut for Blocking {
         self.permits
             .while_blocked(|| self.upstream.gather(pending, deadline))
     }
+    fn release(&self, pending: &[Pending]) {
+        self.upstream.release(pending);
+    }
 }
 
 /// Instances beyond the pool: an engine with the on-demand allocator, its linker (the same

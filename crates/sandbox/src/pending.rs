@@ -1,4 +1,4 @@
-//! A one-shot result slot shared by whoever runs a call and whoever waits for it.
+//! A result slot shared by whoever runs a call and whoever waits for it.
 
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
@@ -6,16 +6,55 @@ use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Gets a value that another process keeps (a worker's data store), when someone needs it.
+pub trait Fetch: Send + Sync + std::fmt::Debug {
+    /// The value in the binary encoding, by `deadline`. A holder that cannot be reached (or no
+    /// longer has the value) is a [`ErrorKind::Lost`] error: the cluster recomputes the value
+    /// and places it again (see [`Pending::complete_held`]).
+    fn fetch(&self, deadline: Instant) -> Result<Bytes, TaskError>;
+}
+
 /// The eventual result (or task error) of one submitted call: its output value in the binary
 /// encoding ([`TaskSig::encode_output`](crate::TaskSig::encode_output)), shared, not copied, by
-/// everyone who waits for it.
+/// everyone who waits for it, or where another process keeps it.
 #[derive(Debug, Clone, Default)]
 pub struct Pending(Arc<Slot>);
 
-#[derive(Debug, Default)]
+/// What a call that finished left.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// The value (or error) is here.
+    Here(Result<Bytes, TaskError>),
+    /// Another process keeps the value; it is fetched when taken.
+    Held(Arc<dyn Fetch>),
+}
+
+#[derive(Default)]
 struct Slot {
-    result: Mutex<Option<Result<Bytes, TaskError>>>,
+    /// The owner's key for the call (remote clusters), see [`Pending::keyed`].
+    key: Option<u64>,
+    state: Mutex<State>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    outcome: Option<Outcome>,
+    /// Bumped whenever the outcome is set or replaced, so a waiter whose fetch failed can wait
+    /// for the value's next placement.
+    placements: u64,
+    /// Run once, at the first outcome.
+    on_done: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.lock();
+        f.debug_struct("Pending")
+            .field("key", &self.key)
+            .field("outcome", &state.outcome)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pending {
@@ -24,36 +63,192 @@ impl Pending {
         Self::default()
     }
 
-    /// Fills the slot; the first result wins.
+    /// An empty slot that a remote cluster knows under `key`, so a later call can name it as
+    /// an argument.
+    pub fn keyed(key: u64) -> Self {
+        Pending(Arc::new(Slot {
+            key: Some(key),
+            ..Slot::default()
+        }))
+    }
+
+    /// Whether `self` and `other` are the same slot (not just equal keys: a key is only
+    /// meaningful to the connection that gave it).
+    pub fn is(&self, other: &Pending) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// The key given to [`Pending::keyed`].
+    pub fn key(&self) -> Option<u64> {
+        self.0.key
+    }
+
+    /// Fills the slot with a value or an error. The first value or error wins; it replaces a
+    /// held placement (a value recomputed after its holder was lost may arrive inline).
     pub fn complete(&self, result: Result<Bytes, TaskError>) {
-        let mut slot = self.0.result.lock();
-        if slot.is_none() {
-            *slot = Some(result);
+        self.place(Outcome::Here(result));
+    }
+
+    /// Records that another process keeps the value. A later placement replaces this one: the
+    /// value was recomputed elsewhere after its holder was lost.
+    pub fn complete_held(&self, fetch: Arc<dyn Fetch>) {
+        self.place(Outcome::Held(fetch));
+    }
+
+    fn place(&self, outcome: Outcome) {
+        let callbacks = {
+            let mut state = self.0.state.lock();
+            if matches!(state.outcome, Some(Outcome::Here(_))) {
+                return;
+            }
+            state.outcome = Some(outcome);
+            state.placements += 1;
             self.0.ready.notify_all();
+            std::mem::take(&mut state.on_done)
+        };
+        for callback in callbacks {
+            callback();
         }
     }
 
-    /// Whether the result is there.
+    /// Whether the call finished (its value may still be held elsewhere).
     pub fn is_done(&self) -> bool {
-        self.0.result.lock().is_some()
+        self.0.state.lock().outcome.is_some()
     }
 
-    /// Blocks until the result is there or `deadline` passes (then a `timeout` error).
-    pub fn wait(&self, deadline: Instant) -> Result<Bytes, TaskError> {
-        let mut slot = self.0.result.lock();
-        loop {
-            if let Some(result) = slot.as_ref() {
-                return result.clone();
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(TaskError::new(
-                    ErrorKind::Timeout,
-                    "the subtask did not finish before the calling task's timeout; raise \
-                     --timeout or split the work into smaller calls",
-                ));
-            }
-            self.0.ready.wait_until(&mut slot, deadline);
+    /// Runs `callback` once the call has finished: now, on this thread, if it has.
+    pub fn on_done(&self, callback: impl FnOnce() + Send + 'static) {
+        let mut state = self.0.state.lock();
+        if state.outcome.is_none() {
+            state.on_done.push(Box::new(callback));
+            return;
         }
+        drop(state);
+        callback();
+    }
+
+    /// Blocks until the result is there or `deadline` passes (then a `timeout` error). A value
+    /// held elsewhere is fetched; when its holder was lost, this waits for the value's next
+    /// placement.
+    pub fn wait(&self, deadline: Instant) -> Result<Bytes, TaskError> {
+        let mut state = self.0.state.lock();
+        let mut lost: Option<TaskError> = None;
+        let mut failed_placement = 0;
+        loop {
+            match &state.outcome {
+                Some(Outcome::Here(result)) => return result.clone(),
+                Some(Outcome::Held(fetch)) if state.placements != failed_placement => {
+                    let (fetch, placement) = (fetch.clone(), state.placements);
+                    drop(state);
+                    match fetch.fetch(deadline) {
+                        Err(error) if error.kind == ErrorKind::Lost => {
+                            lost = Some(error);
+                            failed_placement = placement;
+                        }
+                        other => return other,
+                    }
+                    state = self.0.state.lock();
+                    continue;
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(timeout(lost));
+            }
+            self.0.ready.wait_until(&mut state, deadline);
+        }
+    }
+}
+
+fn timeout(lost: Option<TaskError>) -> TaskError {
+    let mut message = "the subtask did not finish before the calling task's timeout; raise \
+                       --timeout or split the work into smaller calls"
+        .to_string();
+    if let Some(lost) = lost {
+        message.push_str(&format!(
+            " (its result was lost and not recomputed in time: {})",
+            lost.message
+        ));
+    }
+    TaskError::new(ErrorKind::Timeout, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    struct Gone;
+    impl Fetch for Gone {
+        fn fetch(&self, _: Instant) -> Result<Bytes, TaskError> {
+            Err(TaskError::new(ErrorKind::Lost, "holder w1 is gone"))
+        }
+    }
+
+    #[derive(Debug)]
+    struct There(&'static [u8]);
+    impl Fetch for There {
+        fn fetch(&self, _: Instant) -> Result<Bytes, TaskError> {
+            Ok(Bytes::from_static(self.0))
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn the_first_value_wins_and_callbacks_run_once() {
+        let pending = Pending::new();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        pending.on_done(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        assert!(!pending.is_done());
+        pending.complete(Ok(Bytes::from_static(b"a")));
+        pending.complete(Ok(Bytes::from_static(b"b")));
+        assert_eq!(pending.wait(soon()).unwrap(), Bytes::from_static(b"a"));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let counter = runs.clone();
+        pending.on_done(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "runs at once when done");
+    }
+
+    #[test]
+    fn a_held_value_is_fetched() {
+        let pending = Pending::keyed(7);
+        assert_eq!(pending.key(), Some(7));
+        pending.complete_held(Arc::new(There(b"xyz")));
+        assert!(pending.is_done());
+        assert_eq!(pending.wait(soon()).unwrap(), Bytes::from_static(b"xyz"));
+    }
+
+    #[test]
+    fn a_lost_holder_waits_for_the_next_placement() {
+        let pending = Pending::new();
+        pending.complete_held(Arc::new(Gone));
+        let later = pending.clone();
+        let placer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            later.complete_held(Arc::new(There(b"again")));
+        });
+        assert_eq!(pending.wait(soon()).unwrap(), Bytes::from_static(b"again"));
+        placer.join().unwrap();
+    }
+
+    #[test]
+    fn a_lost_holder_that_is_never_replaced_times_out_naming_the_loss() {
+        let pending = Pending::new();
+        pending.complete_held(Arc::new(Gone));
+        let error = pending
+            .wait(Instant::now() + Duration::from_millis(30))
+            .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Timeout);
+        assert!(error.message.contains("holder w1 is gone"), "{error}");
     }
 }

@@ -34,8 +34,13 @@ pub(super) struct Snapshot {
 
 #[derive(Debug, Serialize)]
 struct Tasks {
+    waiting: usize,
     queued: usize,
     processing: usize,
+    /// Results held on workers, as the scheduler counts them (the workers' own numbers, in
+    /// `workers[].data`, lag by a heartbeat and include spilled values).
+    held_keys: usize,
+    held_bytes: u64,
     #[serde(flatten)]
     totals: Totals,
 }
@@ -75,9 +80,13 @@ pub(super) fn snapshot(shared: &Shared) -> Snapshot {
     let (workers, clients, tasks, errors) = {
         let hub = shared.hub.lock();
         let state = &hub.state;
+        let (held_keys, held_bytes) = state.held_results();
         let tasks = Tasks {
+            waiting: state.waiting(),
             queued: state.queued(),
             processing: state.processing(),
+            held_keys,
+            held_bytes,
             totals: state.totals(),
         };
         (

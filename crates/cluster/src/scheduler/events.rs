@@ -24,6 +24,8 @@ pub(super) enum Event {
     ClientLeft { id: u64 },
     /// Calls from a client session or from a worker's running task (its fan-out).
     Submitted { owner: u64, calls: Vec<proto::Call> },
+    /// An owner no longer needs the results of these calls (its keys).
+    Released { owner: u64, keys: Vec<u64> },
     /// Tasks a worker finished.
     Results {
         worker: u64,

@@ -97,15 +97,21 @@ async fn prometheus(AxumState(web): AxumState<Web>) -> impl IntoResponse {
     )
 }
 
+/// The scheduler's view as JSON: every worker (with its data store and transfers as of its
+/// last heartbeat), tasks by state, the results held on workers as the scheduler counts them
+/// (`held`, exact at once, where the workers' own numbers lag by a heartbeat) and the totals.
 async fn api_state(AxumState(web): AxumState<Web>) -> Json<serde_json::Value> {
     let hub = web.shared.hub.lock();
     let state = &hub.state;
+    let (keys, bytes) = state.held_results();
     Json(json!({
         "workers": state.workers(Instant::now()),
         "tasks": {
+            "waiting": state.waiting(),
             "queued": state.queued(),
             "processing": state.processing(),
         },
+        "held": { "keys": keys, "bytes": bytes },
         "totals": state.totals(),
     }))
 }

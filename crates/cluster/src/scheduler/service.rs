@@ -101,11 +101,20 @@ impl scheduler_server::Scheduler for Shared {
         tokio::spawn(async move {
             let mut joiners = Joiners::default();
             while let Ok(Some(message)) = inbound.message().await {
-                if let Some(proto::client_message::Msg::Submit(calls)) = message.msg {
-                    let calls = joiners.calls(calls.calls);
-                    if !calls.is_empty() {
-                        shared.apply(Event::Submitted { owner: id, calls });
+                match message.msg {
+                    Some(proto::client_message::Msg::Submit(calls)) => {
+                        let calls = joiners.calls(calls.calls);
+                        if !calls.is_empty() {
+                            shared.apply(Event::Submitted { owner: id, calls });
+                        }
                     }
+                    Some(proto::client_message::Msg::Release(keys)) => {
+                        shared.apply(Event::Released {
+                            owner: id,
+                            keys: keys.keys,
+                        });
+                    }
+                    None => {}
                 }
             }
             shared.apply(Event::ClientLeft { id });
@@ -194,6 +203,10 @@ impl Shared {
             Some(Msg::Rejoined(task)) => self.apply(Event::Rejoined {
                 worker: id,
                 key: task.key,
+            }),
+            Some(Msg::Release(keys)) => self.apply(Event::Released {
+                owner: id,
+                keys: keys.keys,
             }),
             Some(Msg::Register(_)) | None => {}
         }

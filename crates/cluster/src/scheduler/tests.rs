@@ -10,18 +10,19 @@ use wasmdask_sandbox::{ErrorKind, TaskError};
 
 const TTL: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_millis(500);
-const D: &str = "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+pub(super) const D: &str =
+    "sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
 const E: &str = "sha256:eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 const G: &str = "sha256:gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg";
 
 /// A scheduler state with a clock the test moves by hand.
-struct Sim {
-    state: State,
-    now: Instant,
+pub(super) struct Sim {
+    pub(super) state: State,
+    pub(super) now: Instant,
 }
 
 impl Sim {
-    fn new(allowed_failures: u32) -> Self {
+    pub(super) fn new(allowed_failures: u32) -> Self {
         Sim {
             state: State::new(Policy {
                 allowed_failures,
@@ -32,34 +33,35 @@ impl Sim {
         }
     }
 
-    fn on(&mut self, event: Event) -> Vec<Outgoing> {
+    pub(super) fn on(&mut self, event: Event) -> Vec<Outgoing> {
         self.state.on(self.now, event)
     }
 
     /// A worker registers; returns its id and what the state said on its arrival.
-    fn worker(&mut self, name: &str, nthreads: u32) -> (u64, Vec<Outgoing>) {
+    pub(super) fn worker(&mut self, name: &str, nthreads: u32) -> (u64, Vec<Outgoing>) {
         let id = self.state.next_id();
         let register = proto::Register {
             name: name.to_string(),
             nthreads,
             memory_limit: 1 << 30,
             version: String::new(),
+            data_address: format!("{name}:1"),
         };
         let out = self.on(Event::WorkerJoined { id, register });
         (id, out)
     }
 
-    fn client(&mut self) -> u64 {
+    pub(super) fn client(&mut self) -> u64 {
         let id = self.state.next_id();
         assert!(self.on(Event::ClientJoined { id }).is_empty());
         id
     }
 
-    fn submit(&mut self, owner: u64, calls: Vec<proto::Call>) -> Vec<Outgoing> {
+    pub(super) fn submit(&mut self, owner: u64, calls: Vec<proto::Call>) -> Vec<Outgoing> {
         self.on(Event::Submitted { owner, calls })
     }
 
-    fn finish(&mut self, worker: u64, results: Vec<proto::Result>) -> Vec<Outgoing> {
+    pub(super) fn finish(&mut self, worker: u64, results: Vec<proto::Result>) -> Vec<Outgoing> {
         self.on(Event::Results { worker, results })
     }
 
@@ -71,13 +73,13 @@ impl Sim {
         self.on(Event::Rejoined { worker, key })
     }
 
-    fn leave(&mut self, worker: u64) -> Vec<Outgoing> {
+    pub(super) fn leave(&mut self, worker: u64) -> Vec<Outgoing> {
         let reason = "its connection closed".to_string();
         self.on(Event::WorkerLeft { id: worker, reason })
     }
 }
 
-fn call(key: u64, digest: &str, function: &str) -> proto::Call {
+pub(super) fn call(key: u64, digest: &str, function: &str) -> proto::Call {
     proto::Call {
         key,
         digest: digest.to_string(),
@@ -100,16 +102,28 @@ fn calls(n: u64) -> Vec<proto::Call> {
     (0..n).map(|key| call(key, D, "inc")).collect()
 }
 
-fn ok(key: u64) -> proto::Result {
+pub(super) fn ok(key: u64) -> proto::Result {
     proto::Result::from_outcome(key, Ok(bytes::Bytes::from_static(&[1])))
 }
 
-fn failed(key: u64, kind: ErrorKind, message: &str) -> proto::Result {
+pub(super) fn failed(key: u64, kind: ErrorKind, message: &str) -> proto::Result {
     proto::Result::from_outcome(key, Err(TaskError::new(kind, message)))
 }
 
+/// The command that tells worker `to` to drop the results of `keys`.
+pub(super) fn free(to: u64, keys: &[u64]) -> Outgoing {
+    Outgoing::ToWorker {
+        id: to,
+        cmd: WorkerCommand {
+            cmd: Some(Cmd::Free(proto::Keys {
+                keys: keys.to_vec(),
+            })),
+        },
+    }
+}
+
 /// The calls assigned to worker `to`, over every `Assign` batch in `out`.
-fn assigned(out: &[Outgoing], to: u64) -> Vec<proto::Call> {
+pub(super) fn assigned(out: &[Outgoing], to: u64) -> Vec<proto::Call> {
     let mut calls = Vec::new();
     for message in out {
         if let Outgoing::ToWorker {
@@ -127,7 +141,7 @@ fn assigned(out: &[Outgoing], to: u64) -> Vec<proto::Call> {
 }
 
 /// Every call assigned to any worker in `out`.
-fn assigned_anywhere(out: &[Outgoing]) -> usize {
+pub(super) fn assigned_anywhere(out: &[Outgoing]) -> usize {
     out.iter()
         .filter_map(|m| match m {
             Outgoing::ToWorker {
@@ -143,7 +157,7 @@ fn assigned_anywhere(out: &[Outgoing]) -> usize {
 }
 
 /// The results sent to client `to`, over every `Results` batch in `out`.
-fn results_for(out: &[Outgoing], to: u64) -> Vec<proto::Result> {
+pub(super) fn results_for(out: &[Outgoing], to: u64) -> Vec<proto::Result> {
     let mut results = Vec::new();
     for message in out {
         if let Outgoing::ToClient {
@@ -160,7 +174,7 @@ fn results_for(out: &[Outgoing], to: u64) -> Vec<proto::Result> {
     results
 }
 
-fn keys(calls: &[proto::Call]) -> BTreeSet<u64> {
+pub(super) fn keys(calls: &[proto::Call]) -> BTreeSet<u64> {
     calls.iter().map(|c| c.key).collect()
 }
 
@@ -506,7 +520,8 @@ fn a_client_that_leaves_drops_its_queued_tasks_and_running_results() {
     assert_eq!(out, vec![Outgoing::Close { id: client }]);
     assert_eq!((sim.state.queued(), sim.state.clients()), (0, 0));
     let out = sim.finish(w, vec![ok(held[0].key)]);
-    assert!(out.is_empty(), "nobody to tell, nothing to assign: {out:?}");
+    // Nobody to tell and nothing to assign: the worker only frees the result.
+    assert_eq!(out, vec![free(w, &[held[0].key])]);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 // A JavaScript guest whose errors escape: the host must report them with their message.
 
-import { gather, submit } from 'wasmdask:task/cluster@0.1.1';
+import { gather, submit } from 'wasmdask:task/cluster@0.1.2';
 
 export function fail(message) {
   throw new Error(message);

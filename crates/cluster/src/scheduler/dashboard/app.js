@@ -78,10 +78,13 @@ function drawStream(s) {
 function render(s) {
   const t = s.tasks;
   $("workers-count").textContent = s.workers.length;
+  $("waiting").textContent = t.waiting;
   $("queued").textContent = t.queued;
   $("processing").textContent = t.processing;
   $("completed").textContent = t.completed;
   $("erred").textContent = t.erred;
+  $("held").textContent = `${t.held_keys} / ${bytes(t.held_bytes)}`;
+  $("recomputed").textContent = t.recomputed;
   $("clients").textContent = s.clients;
   $("instantiate").textContent = `${millis(s.sandbox.instantiate_p50_ms)} / ${millis(s.sandbox.instantiate_p99_ms)}`;
   $("cache").textContent = `${s.sandbox.cache_hits} / ${s.sandbox.cache_misses}`;
@@ -90,9 +93,17 @@ function render(s) {
 
   rows("workers", s.workers.map((w) => {
     const pct = Math.min(100, (100 * w.busy) / Math.max(1, w.nthreads));
+    const d = w.data;
+    const heldPct = Math.min(100, (100 * d.memory_bytes) / Math.max(1, w.memory_limit));
+    const moved = `fetched ${d.fetches} values in ${d.fetch_seconds.toFixed(2)} s; served ${bytes(d.served_bytes)}; ` +
+      `spilled ${d.spills} times, read back ${d.unspills}`;
     return `<tr><td>${esc(w.name)}</td>` +
       `<td><span class="bar"><span style="width:${pct}%"></span></span>${w.busy} / ${w.nthreads}</td>` +
-      `<td class="num">${w.processing}</td><td>${bytes(w.memory_limit)}</td>` +
+      `<td class="num">${w.processing}</td>` +
+      `<td title="${d.memory_keys} results in memory"><span class="bar"><span style="width:${heldPct}%"></span></span>${bytes(d.memory_bytes)}</td>` +
+      `<td title="${d.spilled_keys} results on disk">${bytes(d.spilled_bytes)}</td>` +
+      `<td title="${moved}">${bytes(d.fetched_bytes)} / ${d.fetches}</td>` +
+      `<td>${bytes(w.memory_limit)}</td>` +
       `<td class="num">${w.done}</td><td>${(w.last_heartbeat_ms_ago / 1000).toFixed(1)} s ago</td></tr>`;
   }));
 

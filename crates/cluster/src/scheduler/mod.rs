@@ -8,6 +8,8 @@
 mod counted;
 mod dashboard;
 mod events;
+#[cfg(test)]
+mod graph_tests;
 mod http;
 mod hub;
 mod metrics;

@@ -372,6 +372,15 @@ impl State {
     /// all in memory, waiting otherwise (recomputing those that were freed), failed when one
     /// failed.
     fn plan(&mut self, id: u64) {
+        // A worklist, not recursion: a lost result may be the end of a long lineage.
+        let mut work = vec![id];
+        while let Some(id) = work.pop() {
+            self.plan_one(id, &mut work);
+        }
+    }
+
+    /// [`State::plan`] for one task; inputs to recompute go on `work`.
+    fn plan_one(&mut self, id: u64, work: &mut Vec<u64>) {
         let Some(task) = self.tasks.get(&id) else {
             return;
         };
@@ -379,7 +388,6 @@ impl State {
         let mut seen = HashSet::new();
         let mut missing = 0;
         let mut failed = None;
-        let mut recompute = Vec::new();
         for input in &inputs {
             if !seen.insert(input.key) {
                 continue; // the same result passed twice is waited for once
@@ -402,7 +410,10 @@ impl State {
                 }
                 stage => {
                     if *stage == Stage::Released {
-                        recompute.push(input.key);
+                        // Planned next; marked now so that no other dependent plans it again.
+                        dep.stage = Stage::Waiting;
+                        self.totals.recomputed += 1;
+                        work.push(input.key);
                     }
                     missing += 1;
                 }
@@ -426,9 +437,21 @@ impl State {
         } else {
             task.stage = Stage::Waiting;
         }
-        for dep in recompute {
-            self.totals.recomputed += 1;
-            self.plan(dep);
+    }
+
+    /// The result of `id` left memory: the queued calls that take it wait for it again.
+    fn unqueue_dependents(&mut self, id: u64) {
+        let Some(task) = self.tasks.get(&id) else {
+            return;
+        };
+        let dependents: Vec<u64> = task.waiting.iter().copied().collect();
+        for dependent in dependents {
+            if let Some(d) = self.tasks.get_mut(&dependent)
+                && d.stage == Stage::Queued
+            {
+                self.queue.remove(&(Reverse(d.call.depth), dependent));
+                d.stage = Stage::Waiting;
+            }
         }
     }
 
@@ -615,7 +638,6 @@ impl State {
             }
             let waiting: Vec<u64> = task.waiting.drain().collect();
             let function = task.call.function.clone();
-            let owner_key = task.owner_key;
             for dependent in waiting {
                 let Some(d) = self.tasks.get(&dependent) else {
                     continue;
@@ -623,12 +645,13 @@ impl State {
                 let Some(input) = d.call.inputs.iter().find(|i| i.key == id) else {
                     continue;
                 };
-                let handle = if input.handle == 0 {
-                    owner_key
-                } else {
-                    input.handle
-                };
-                let error = input_failed(&d.call.function, &input.param, handle, &function, &error);
+                let error = input_failed(
+                    &d.call.function,
+                    &input.param,
+                    input.handle,
+                    &function,
+                    &error,
+                );
                 work.push((dependent, error, None));
             }
             let inputs: Vec<u64> = self.tasks[&id].call.inputs.iter().map(|i| i.key).collect();
@@ -675,7 +698,10 @@ impl State {
             task.stage = Stage::Released;
             if let Some(w) = self.workers.get_mut(&worker) {
                 w.held.remove(&id);
+                // It may still have it (unreachable for a moment, say): not for long.
+                self.frees.entry(worker).or_default().push(id);
             }
+            self.unqueue_dependents(id);
         }
     }
 
@@ -685,7 +711,6 @@ impl State {
         let Some(w) = self.workers.remove(&worker) else {
             return;
         };
-        self.out.push(Outgoing::Close { id: worker });
         self.totals.lost_workers += 1;
         tracing::warn!(worker = %w.name, "worker lost: {reason}; rescheduling {} task(s), {} result(s) held there", w.processing.len(), w.held.len());
         // Its results are gone: nothing may be planned on them.
@@ -693,12 +718,19 @@ impl State {
             if let Some(task) = self.tasks.get_mut(id) {
                 task.stage = Stage::Released;
             }
+            self.unqueue_dependents(*id);
         }
         for id in w.processing {
             let Some(task) = self.tasks.get_mut(&id) else {
                 continue;
             };
             task.stage = Stage::Waiting;
+            if !task.held && task.waiting.is_empty() {
+                // Nobody wants it any more: forget it instead of running it again.
+                task.stage = Stage::Released;
+                self.settle(id);
+                continue;
+            }
             task.lost_on.push(w.name.clone());
             if task.lost_on.len() as u32 > self.policy.allowed_failures {
                 let error = lost_error(task, self.policy.allowed_failures);
@@ -722,7 +754,8 @@ impl State {
                 self.settle(id);
             }
         }
-        // Its own fan-out dies with it: the parents are rescheduled and submit again.
+        // Its own fan-out dies with it: the parents are rescheduled and submit again. This
+        // also closes its connection.
         self.owner_gone(worker);
     }
 

@@ -89,9 +89,22 @@ fn generate_bindings(staging: &Staging, out: &Path) -> Result<(), BuildError> {
 fn explain_clang(output: &str) -> Option<String> {
     let missing = if output.contains("file not found") && output.contains(".h'") {
         "the WASI libc headers"
-    } else if output.contains("wasm-ld") {
+    } else if output.contains("wasm-ld")
+        && [
+            "not found",
+            "No such file",
+            "unable to execute",
+            "cannot find",
+        ]
+        .iter()
+        .any(|said| output.contains(said))
+    {
+        // Only a linker that cannot be run: an error that wasm-ld reports (an undefined
+        // symbol, say) is the program's, and clang's own words say it best.
         "the wasm32 linker (wasm-ld)"
-    } else if output.contains("libclang_rt.builtins-wasm32") || output.contains("-lc") {
+    } else if output.contains("libclang_rt.builtins-wasm32")
+        || output.contains("unable to find library -lc")
+    {
         "the WASI libc or compiler-rt builtins for wasm32"
     } else {
         return None;
@@ -100,4 +113,21 @@ fn explain_clang(output: &str) -> Option<String> {
         "clang is installed but {missing} is not: {}",
         CLANG.install
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain_clang;
+
+    #[test]
+    fn only_a_missing_toolchain_part_gets_an_install_hint() {
+        let missing = "clang: error: unable to execute command: Executable \"wasm-ld\" doesn't \
+                       exist! (No such file or directory)";
+        assert!(explain_clang(missing).unwrap().contains("wasm-ld"));
+        let no_libc = "wasm-ld-14: error: unable to find library -lc";
+        assert!(explain_clang(no_libc).unwrap().contains("WASI libc"));
+        // The program's own mistake: clang's words are the hint.
+        let undefined = "wasm-ld-14: error: /tmp/tasks.o: undefined symbol: exports_tasks_f";
+        assert_eq!(explain_clang(undefined), None);
+    }
 }

@@ -2,8 +2,9 @@
 //!
 //! A Python or JavaScript build takes tens of seconds (the toolchain snapshots a whole
 //! interpreter), so `wasmdask build` and the test-guest build script keep the last component when
-//! nothing it was made from changed: the task's files, the embedded wasmdask WIT and Python SDK,
-//! and this crate's version. The digest is stored next to the component as `<out>.inputs`.
+//! nothing it was made from changed: the task's files, the embedded wasmdask WIT, the embedded
+//! Python and JavaScript SDK modules, and this crate's version. The digest is stored next to the
+//! component as `<out>.inputs`.
 
 use crate::{BuildError, Language};
 use sha2::{Digest, Sha256};
@@ -18,7 +19,10 @@ pub(crate) fn inputs(dir: &Path, language: Language) -> Result<String, BuildErro
     hasher.update(env!("CARGO_PKG_VERSION"));
     hasher.update(language.to_string());
     hasher.update(include_str!("../../wit/wasmdask.wit"));
-    hasher.update(crate::python::SDK);
+    for (name, source) in crate::python::SDK.iter().chain(crate::js::SDK) {
+        hasher.update(name);
+        hasher.update(source);
+    }
     let mut files = Vec::new();
     collect(dir, &mut files)?;
     for file in files {

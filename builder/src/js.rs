@@ -1,10 +1,27 @@
 //! JavaScript: `componentize-js` (StarlingMonkey) snapshots the task module into a component.
+//!
+//! The task's JavaScript files are built from a staged copy, next to the guest SDK's modules, so
+//! `import { submitWith } from './wasmdask_guest.js'` resolves (componentize-js follows relative
+//! imports) without the author copying them.
 
-use crate::stage::Staging;
+use crate::stage::{self, Staging};
 use crate::tool::{self, Tool};
 use crate::{BuildError, Language};
 use std::path::Path;
 use std::process::Command;
+
+/// The guest SDK's JavaScript modules (file name, source), staged next to the task's entry
+/// module; a file of the same name in the task directory wins.
+pub(crate) const SDK: &[(&str, &str)] = &[
+    (
+        "wasmdask_guest.js",
+        include_str!("../../guest-sdk/js/wasmdask_guest.js"),
+    ),
+    (
+        "wasmdask_binary.js",
+        include_str!("../../guest-sdk/js/wasmdask_binary.js"),
+    ),
+];
 
 const COMPONENTIZE_JS: Tool = Tool {
     language: Language::JavaScript,
@@ -26,10 +43,18 @@ pub(crate) fn build(dir: &Path, staging: &Staging) -> Result<Vec<u8>, BuildError
         });
     }
     let entry = crate::entry_file(dir, Language::JavaScript)?;
+    let app = staging.scratch("app")?;
+    stage::copy_sources(dir, &app, &["js", "mjs", "json"])?;
+    for (name, source) in SDK {
+        let path = app.join(name);
+        if !path.exists() {
+            stage::write(&path, source)?;
+        }
+    }
     let out = staging.scratch("out")?.join("task.wasm");
     tool::run(
         Command::new(&componentize)
-            .arg(&entry)
+            .arg(app.join(stage::file_name(&entry)))
             .arg("--wit")
             .arg(staging.wit())
             .args(["--world-name", &staging.world])

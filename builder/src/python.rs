@@ -6,8 +6,18 @@ use crate::{BuildError, Language};
 use std::path::Path;
 use std::process::Command;
 
-/// The guest SDK's Python module, staged next to the task so `import wasmdask_guest` works.
-pub(crate) const SDK: &str = include_str!("../../guest-sdk/python/wasmdask_guest.py");
+/// The guest SDK's Python modules (file name, source), staged on the task's Python path so
+/// `import wasmdask_guest` works; `wasmdask_binary` is its binary-encoding codec.
+pub(crate) const SDK: &[(&str, &str)] = &[
+    (
+        "wasmdask_guest.py",
+        include_str!("../../guest-sdk/python/wasmdask_guest.py"),
+    ),
+    (
+        "wasmdask_binary.py",
+        include_str!("../../guest-sdk/python/wasmdask_binary.py"),
+    ),
+];
 
 const COMPONENTIZE_PY: Tool = Tool {
     language: Language::Python,
@@ -28,9 +38,11 @@ pub(crate) fn build(dir: &Path, staging: &Staging) -> Result<Vec<u8>, BuildError
     // componentize-py imports the app at build time and writes `__pycache__` next to it: build
     // from a copy so the author's directory stays clean.
     let app = staging.scratch("app")?;
-    copy_python_sources(dir, &app)?;
+    stage::copy_sources(dir, &app, &["py"])?;
     let sdk = staging.scratch("sdk")?;
-    stage::write(&sdk.join("wasmdask_guest.py"), SDK)?;
+    for (name, source) in SDK {
+        stage::write(&sdk.join(name), source)?;
+    }
     let out = staging.scratch("out")?.join("task.wasm");
     tool::run(
         Command::new(&componentize)
@@ -54,22 +66,4 @@ pub(crate) fn build(dir: &Path, staging: &Staging) -> Result<Vec<u8>, BuildError
         },
     )?;
     std::fs::read(&out).map_err(BuildError::io(&out))
-}
-
-/// Copies the `*.py` files under `from` (skipping hidden, output and cache directories).
-fn copy_python_sources(from: &Path, to: &Path) -> Result<(), BuildError> {
-    for entry in stage::read_dir(from)? {
-        let name = stage::file_name(&entry).to_string_lossy();
-        if name.starts_with('.') || ["target", "__pycache__", "node_modules"].contains(&&*name) {
-            continue;
-        }
-        let target = to.join(stage::file_name(&entry));
-        if entry.is_dir() {
-            copy_python_sources(&entry, &target)?;
-        } else if entry.extension().is_some_and(|e| e == "py") {
-            std::fs::create_dir_all(to).map_err(BuildError::io(to))?;
-            std::fs::copy(&entry, &target).map_err(BuildError::io(&entry))?;
-        }
-    }
-    Ok(())
 }

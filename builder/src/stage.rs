@@ -160,6 +160,28 @@ fn copy(from: &Path, to: &Path) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// Copies the files with one of `extensions` under `from` into `to` (skipping hidden, output and
+/// cache directories), following symlinks: the sources of an interpreted task, for a build that
+/// stages the guest SDK's modules next to them.
+pub(crate) fn copy_sources(from: &Path, to: &Path, extensions: &[&str]) -> Result<(), BuildError> {
+    for entry in read_dir(from)? {
+        let name = file_name(&entry).to_string_lossy();
+        if name.starts_with('.') || ["target", "__pycache__", "node_modules"].contains(&&*name) {
+            continue;
+        }
+        let target = to.join(file_name(&entry));
+        if entry.is_dir() {
+            copy_sources(&entry, &target, extensions)?;
+        } else if entry
+            .extension()
+            .is_some_and(|e| extensions.iter().any(|wanted| e == *wanted))
+        {
+            copy(&entry, &target)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies the files under `from` into `to`, following symlinks.
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
     for entry in read_dir(from)? {

@@ -54,6 +54,13 @@ __attribute__((format(printf, 2, 3))) static bool fail(tasks_string_t *err, cons
     return false;
 }
 
+// Sets `err` to a cluster call's task error, spelled "<kind>: <message>" as the other languages
+// do, and returns false. `error` stays the caller's to free.
+static bool task_failed(tasks_string_t *err, const wasmdask_task_cluster_task_error_t *error) {
+    return fail(err, "%s: %.*s", kind_name(error->kind), (int)error->message.len,
+                (const char *)error->message.ptr);
+}
+
 static void log_info(const char *message) {
     tasks_string_t text;
     tasks_string_set(&text, message);
@@ -79,8 +86,7 @@ bool exports_tasks_sum_of_squares(uint32_t n, uint64_t *ret, tasks_string_t *err
     bool submitted = wasmdask_task_cluster_map(&square, &args, &ids, &error);
     tasks_list_string_free(&args);
     if (!submitted) {
-        bool failed = fail(err, "%s: %.*s", kind_name(error.kind), (int)error.message.len,
-                           (const char *)error.message.ptr);
+        bool failed = task_failed(err, &error);
         wasmdask_task_cluster_task_error_free(&error);
         return failed;
     }
@@ -94,9 +100,7 @@ bool exports_tasks_sum_of_squares(uint32_t n, uint64_t *ret, tasks_string_t *err
     for (size_t i = 0; i < results.len && ok; i++) {
         wasmdask_task_cluster_result_string_task_error_t *result = &results.ptr[i];
         if (result->is_err) {
-            wasmdask_task_cluster_task_error_t *e = &result->val.err;
-            ok = fail(err, "%s: %.*s", kind_name(e->kind), (int)e->message.len,
-                      (const char *)e->message.ptr);
+            ok = task_failed(err, &result->val.err);
         } else {
             char digits[24] = {0};
             size_t len = result->val.ok.len < 23 ? result->val.ok.len : 23;
@@ -110,6 +114,64 @@ bool exports_tasks_sum_of_squares(uint32_t n, uint64_t *ret, tasks_string_t *err
     wasmdask_task_cluster_list_result_string_task_error_free(&results);
     *ret = total;
     return ok;
+}
+
+// The binary encoding of a u64 (see wit/wasmdask.wit): an unsigned LEB128 varint, 7 bits a byte
+// from the lowest, the high bit set on every byte but the last; at most 10 bytes. Returns its
+// length.
+static size_t put_u64(uint64_t value, uint8_t out[10]) {
+    size_t len = 0;
+    while (value >= 0x80) {
+        out[len++] = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    out[len++] = (uint8_t)value;
+    return len;
+}
+
+// Decodes `bytes` as one u64 varint, all of them; false when they are not exactly that.
+static bool get_u64(const tasks_list_u8_t *bytes, uint64_t *value) {
+    *value = 0;
+    for (size_t i = 0; i < bytes->len && i < 10; i++) {
+        uint8_t byte = bytes->ptr[i];
+        if (i == 9 && byte > 1) return false;  // the 10th byte holds only bit 63
+        *value |= (uint64_t)(byte & 0x7F) << (7 * i);
+        if (!(byte & 0x80)) return i + 1 == bytes->len;
+    }
+    return false;
+}
+
+bool exports_tasks_square_twice(uint64_t x, uint64_t *ret, tasks_string_t *err) {
+    tasks_string_t square;
+    tasks_string_set(&square, "square");
+    wasmdask_task_cluster_task_error_t error;
+
+    // One argument, x, in the binary encoding of square's parameter type (u64).
+    uint8_t encoded[10];
+    wasmdask_task_cluster_arg_t arg = {.tag = WASMDASK_TASK_CLUSTER_ARG_VALUE};
+    arg.val.value = (tasks_list_u8_t){encoded, put_u64(x, encoded)};
+    wasmdask_task_cluster_list_arg_t args = {&arg, 1};
+    wasmdask_task_cluster_call_id_t inner, outer;
+    bool submitted = wasmdask_task_cluster_submit_args(&square, &args, &inner, &error);
+    if (submitted) {
+        // The inner call's handle as the argument: its result goes to the outer call where it
+        // lies, without entering this task. Then release it: the outer call still gets it.
+        arg.tag = WASMDASK_TASK_CLUSTER_ARG_CALL;
+        arg.val.call = inner;
+        submitted = wasmdask_task_cluster_submit_args(&square, &args, &outer, &error);
+        wasmdask_task_cluster_list_call_id_t handles = {&inner, 1};
+        wasmdask_task_cluster_release(&handles);
+    }
+    // The result in the binary encoding too: the bytes of one u64 varint.
+    tasks_list_u8_t result;
+    if (!submitted || !wasmdask_task_cluster_take(outer, &result, &error)) {
+        bool failed = task_failed(err, &error);
+        wasmdask_task_cluster_task_error_free(&error);
+        return failed;
+    }
+    bool decoded = get_u64(&result, ret);
+    tasks_list_u8_free(&result);
+    return decoded || fail(err, "the result of `square` is not the binary encoding of a u64");
 }
 
 // The smallest and largest sample, ignoring NaN; false when there is none.

@@ -5,9 +5,14 @@
 // (`sum-of-squares` → `sumOfSquares`), u64 values are BigInts, `option` is a value or
 // `undefined`, records are plain objects, and throwing from an export that returns
 // `result<T, string>` returns the thrown string as its `err`.
+//
+// The JSON cluster functions are imported from the WIT interface as they are; the binary ones
+// come through `wasmdask_guest.js`, the guest SDK's helper that `wasmdask build` stages next to
+// this file (it encodes and decodes values by their WIT type, given as text).
 
 import { gather, map } from 'wasmdask:task/cluster@0.1.2';
 import { log } from 'wasmdask:task/log@0.1.2';
+import { TaskFailed, release, submitWith, take, value } from './wasmdask_guest.js';
 
 const U64 = (1n << 64n) - 1n;
 
@@ -36,6 +41,21 @@ export function sumOfSquares(n) {
   }
   if (total > U64) throw `the sum of squares of 1..=${n} overflows u64`;
   return total;
+}
+
+export function squareTwice(x) {
+  try {
+    // Arguments in the binary encoding: `value` encodes x as square's parameter type.
+    const inner = submitWith('square', [value('u64', x)]);
+    // The inner call's handle as the argument: its result goes to the outer call where it lies,
+    // without entering this task.
+    const outer = submitWith('square', [inner]);
+    release([inner]); // the outer call still gets it; nothing here needs it any more
+    // The result in the binary encoding too: a u64 varint, decoded by its WIT type to a BigInt.
+    return take(outer, 'u64');
+  } catch (error) {
+    throw error instanceof TaskFailed ? error.message : error;
+  }
 }
 
 export function summarize(samples, label) {

@@ -35,6 +35,19 @@ class WitWorld(wit_world.WitWorld):
             raise Err(f"the sum of squares of 1..={n} overflows u64")
         return total
 
+    def square_twice(self, x: int) -> int:
+        try:
+            # Arguments in the binary encoding: `value` encodes x as square's parameter type.
+            inner = wd.submit_with("square", [wd.value("u64", x)])
+            # The inner call's handle as the argument: its result goes to the outer call where
+            # it lies, without entering this task.
+            outer = wd.submit_with("square", [inner])
+            wd.release([inner])  # the outer call still gets it; nothing here needs it any more
+            # The result in the binary encoding too: a u64 varint, decoded by its WIT type.
+            return wd.take(outer, "u64")
+        except wd.TaskFailed as failure:
+            raise Err(str(failure))
+
     def summarize(self, samples: list[float], label: str | None) -> wit_world.Stats:
         bounds = _min_max(samples)
         return wit_world.Stats(

@@ -1,13 +1,15 @@
-"""Write wasmdask tasks in Python: typed cluster fan-out and logging.
+"""Write wasmdask tasks in Python: typed cluster fan-out, futures as arguments, and logging.
 
-``wasmdask build`` stages this module next to the task, so a task imports it as is::
+``wasmdask build`` stages this module (and ``wasmdask_binary``, its codec of the binary encoding)
+next to the task, so a task imports it as is::
 
     import wasmdask_guest as wd
 
     squares = wd.map_gather("square", [(x,) for x in range(1, n + 1)], int)
 
-The host's ``cluster`` interface speaks JSON text (the value encoding at the top of
-``wit/wasmdask.wit``); this module encodes Python values into that text and decodes results back:
+The host's ``cluster`` interface takes values as JSON text or in a binary encoding (both at the
+top of ``wit/wasmdask.wit``). ``submit``, ``map``, ``gather`` and ``map_gather`` use JSON: this
+module encodes Python values into that text and decodes results back:
 
 - the arguments of one call are a tuple or list (positional) or a dict (keyed by parameter name);
 - ints are exact at any size, non-finite floats travel as ``"NaN"``, ``"inf"``, ``"-inf"``;
@@ -16,6 +18,28 @@ The host's ``cluster`` interface speaks JSON text (the value encoding at the top
   call, if one was given (``int``, a dataclass factory, ...);
 - a callee returning ``result<T, E>`` answers ``{"ok": value}``, which is unwrapped to ``value``;
   its ``err`` arrives as a :class:`TaskFailed` of kind ``guest-error``.
+
+Typed binary and futures as arguments (0.1.2)
+---------------------------------------------
+
+The binary encoding (``wasmdask_binary``, staged with this module) is driven by a WIT type
+written as text, e.g. ``"u64"`` or ``"list<tuple<string, option<f64>>>"``: :func:`value` encodes
+one argument, :func:`take` and :func:`gather_binary` decode results. :func:`submit_with` and
+:func:`map_with` take, per parameter in order, a :func:`value` or a :class:`Call` whose result is
+passed by handle (or a list of Calls, for a ``list<T>`` parameter): the value goes from the
+worker that made it to the worker of the next call and never enters this task, as with Dask's
+``client.submit(f, future)``::
+
+    inner = wd.submit_with("square", [wd.value("u64", x)])
+    outer = wd.submit_with("square", [inner])
+    wd.release([inner])  # outer still gets it; nothing else here needs it
+    result = wd.take(outer, "u64")
+
+``take`` decodes the ``ok`` value of a callee returning ``result<T, E>``, so its type is ``T``.
+Values are Python's: ``bytes`` for ``list<u8>``, tuples for ``tuple`` (and for records, written as
+the tuple of their fields in WIT order), ``None`` for an absent ``option``. A handle is the same
+whichever way its call was submitted or is taken; it is used up by ``take`` or ``gather``, and
+handles this task still holds when it ends are released with it.
 """
 
 import json
@@ -23,17 +47,25 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, List, Optional, Union
 
+import wasmdask_binary as _binary
 from componentize_py_types import Err
 from wit_world.imports import cluster as _cluster
 from wit_world.imports import log as _log
 
 __all__ = [
     "Call",
+    "Value",
     "TaskFailed",
     "submit",
     "map",
     "gather",
     "map_gather",
+    "value",
+    "submit_with",
+    "map_with",
+    "release",
+    "take",
+    "gather_binary",
     "log",
 ]
 
@@ -51,11 +83,21 @@ class TaskFailed(Exception):
 
 @dataclass
 class Call:
-    """The handle of one submitted call; gather it once."""
+    """The handle of one submitted call; gather or take it once, pass it to
+    :func:`submit_with` as often as needed."""
 
     id: int
     function: str
     decode: Optional[Callable[[Any], Any]] = None
+
+
+@dataclass(frozen=True)
+class Value:
+    """One argument of :func:`submit_with` / :func:`map_with` in the binary encoding; make it with
+    :func:`value`."""
+
+    wit_type: str
+    data: bytes
 
 
 def submit(function: str, args: Args, decode: Optional[Callable[[Any], Any]] = None) -> Call:
@@ -112,6 +154,122 @@ def map_gather(
     return gather(map(function, args, decode))
 
 
+def value(wit_type: str, v: Any) -> Value:
+    """``v`` as one argument of :func:`submit_with` / :func:`map_with`, in the binary encoding of
+    the WIT type ``wit_type`` (the parameter's type, as text: ``"u64"``, ``"list<f64>"``, ...).
+
+    Raises :class:`TaskFailed` (``bad-input``) when ``v`` does not fit the type.
+    """
+    try:
+        return Value(wit_type, _binary.encode(wit_type, v))
+    except _binary.EncodeError as error:
+        message = f"cannot encode an argument as `{wit_type}`: {error}"
+        raise TaskFailed("bad-input", message) from None
+
+
+ArgLike = Union[Call, Value, List[Call]]
+
+
+def submit_with(
+    function: str, args: Iterable[ArgLike], decode: Optional[Callable[[Any], Any]] = None
+) -> Call:
+    """Submits one call of ``function`` whose arguments, one per parameter in order, are
+    :func:`value` results or earlier :class:`Call` handles, whose results are passed by handle
+    without entering this task; a list of Calls is one ``list<T>`` argument made of their
+    results (Dask's ``client.submit(f, [futures])``). The call runs once those results exist; if
+    one of them failed, it fails too without running, with the same kind.
+
+    Raises :class:`TaskFailed` at once for a handle this task no longer holds (taken, released)
+    or whose result type is not the parameter's type.
+    """
+    encoded = _wit_args(function, args)
+    try:
+        call_id = _cluster.submit_args(function, encoded)
+    except Err as error:
+        raise _failed(error.value) from None
+    return Call(call_id, function, decode)
+
+
+def map_with(
+    function: str,
+    args: Iterable[Iterable[ArgLike]],
+    decode: Optional[Callable[[Any], Any]] = None,
+) -> List[Call]:
+    """:func:`submit_with` for each element of ``args``, in order, in one host round trip."""
+    encoded = [_wit_args(function, one) for one in args]
+    try:
+        ids = _cluster.map_args(function, encoded)
+    except Err as error:
+        raise _failed(error.value) from None
+    return [Call(call_id, function, decode) for call_id in ids]
+
+
+def release(calls: Iterable[Call]) -> None:
+    """This task no longer needs the results of ``calls`` (not taken, not gathered): the cluster
+    drops each once no handle and no waiting call refers to it. Calls already submitted with it
+    as an argument still get it. Handles left when the task ends are released with it."""
+    ids = [call.id for call in calls]
+    if ids:
+        _cluster.release(ids)
+
+
+def take(call: Call, wit_type: Optional[str]) -> Any:
+    """The result of ``call`` in the binary encoding, decoded as the WIT type ``wit_type`` (the
+    ``T`` of a callee returning ``result<T, E>``), then passed through the call's ``decode``, if
+    any; with ``wit_type=None``, the encoded bytes. Waits for the call if needed and uses the
+    handle up.
+
+    Raises :class:`TaskFailed` when the call failed (its ``err`` is kind ``guest-error``) or the
+    result does not decode as ``wit_type`` (``bad-input``).
+    """
+    try:
+        data = _cluster.take(call.id)
+    except Err as error:
+        raise _failed(error.value) from None
+    if wit_type is None:
+        return data
+    try:
+        result = _binary.decode(wit_type, data)
+    except _binary.DecodeError as error:
+        raise TaskFailed(
+            "bad-input", f"the result of `{call.function}` does not decode as `{wit_type}`: {error}"
+        ) from None
+    if call.decode is None:
+        return result
+    try:
+        return call.decode(result)
+    except (TypeError, ValueError, KeyError) as error:
+        raise TaskFailed(
+            "bad-input",
+            f"the result of `{call.function}` does not decode with {call.decode!r}: {error}",
+        ) from None
+
+
+def gather_binary(
+    calls: Iterable[Call], wit_type: Optional[str], return_exceptions: bool = False
+) -> list:
+    """Waits for all of ``calls``, then takes their results one at a time with :func:`take`, so
+    only one encoded result is in this task's memory next to the decoded ones.
+
+    The first failure raises its :class:`TaskFailed` after the remaining handles are released;
+    with ``return_exceptions=True`` failures are returned in place instead.
+    """
+    calls = list(calls)
+    if not calls:
+        return []
+    _cluster.wait([call.id for call in calls])
+    results = []
+    for index, call in enumerate(calls):
+        try:
+            results.append(take(call, wit_type))
+        except TaskFailed as failure:
+            if not return_exceptions:
+                release(calls[index + 1 :])
+                raise
+            results.append(failure)
+    return results
+
+
 class log:  # noqa: N801 - a namespace, used as `log.info(...)`
     """Structured logs kept with the execution (``wasmdask run --verbose`` shows them)."""
 
@@ -139,6 +297,32 @@ class log:  # noqa: N801 - a namespace, used as `log.info(...)`
 def _failed(error) -> TaskFailed:
     """The WIT ``task-error`` as an exception; the enum's name is spelled as in WIT."""
     return TaskFailed(error.kind.name.lower().replace("_", "-"), error.message)
+
+
+def _wit_args(function: str, args: Iterable[ArgLike]) -> list:
+    """The WIT ``arg`` variants of one call of :func:`submit_with` / :func:`map_with`."""
+    if isinstance(args, (str, bytes, Call, Value)):
+        raise TaskFailed(
+            "bad-input",
+            f"the arguments of `{function}` must be a list with one wd.value(...) or Call per "
+            f"parameter, not a single {type(args).__name__}",
+        )
+    encoded = []
+    for index, arg in enumerate(args):
+        if isinstance(arg, Call):
+            encoded.append(_cluster.Arg_Call(arg.id))
+        elif isinstance(arg, Value):
+            encoded.append(_cluster.Arg_Value(arg.data))
+        elif isinstance(arg, (list, tuple)) and all(isinstance(call, Call) for call in arg):
+            encoded.append(_cluster.Arg_Calls([call.id for call in arg]))
+        else:
+            raise TaskFailed(
+                "bad-input",
+                f"argument {index} of `{function}` is of type {type(arg).__name__}: pass "
+                f"wd.value(\"<WIT type>\", v) for a value, a Call for an earlier result, or a "
+                f"list of Calls for a list<T> of earlier results",
+            )
+    return encoded
 
 
 def _encode_args(function: str, args: Args) -> str:

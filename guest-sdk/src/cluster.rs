@@ -140,6 +140,15 @@ impl Arg {
 }
 
 impl Arg {
+    /// The results of `calls`, in order, as one `list<T>` argument (Dask's
+    /// `client.submit(f, [futures])`): the call receives them all without any entering this
+    /// task. Each call's result type must be the list's element type.
+    pub fn calls<'a, R: 'a>(calls: impl IntoIterator<Item = &'a Call<R>>) -> Arg {
+        Arg(wit::Arg::Calls(
+            calls.into_iter().map(|call| call.id).collect(),
+        ))
+    }
+
     /// An earlier call's result by its raw id ([`Call::id`]), for ids kept outside their
     /// [`Call`]; the host checks that this task still holds it. Prefer [`Call::arg`].
     pub fn handle(id: u64) -> Arg {
@@ -152,6 +161,7 @@ impl fmt::Debug for Arg {
         match &self.0 {
             wit::Arg::Value(bytes) => write!(f, "Arg::value({} bytes)", bytes.len()),
             wit::Arg::Call(id) => write!(f, "Arg::call({id})"),
+            wit::Arg::Calls(ids) => write!(f, "Arg::calls({ids:?})"),
         }
     }
 }

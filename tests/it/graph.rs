@@ -100,6 +100,16 @@ fn values_move_worker_to_worker_not_through_the_scheduler() {
 }
 
 #[test]
+fn many_results_reach_one_call_as_one_list() {
+    // 32 × 250k f64 (64 MB) into one `sum-lists` call, embedded and on two workers.
+    let expected = float_sum(32, 250_000);
+    for extra in [&[][..], PROCESSES] {
+        let out = run_graph("gather-sum", &["count=32", "len=250000"], extra);
+        assert_eq!(answer(&out).parse::<f64>().unwrap(), expected);
+    }
+}
+
+#[test]
 fn a_failed_input_fails_its_dependents_naming_the_handles() {
     for extra in [&[][..], PROCESSES] {
         let said = answer(&run_graph("failed-input", &[], extra));
@@ -116,7 +126,7 @@ fn handles_the_task_does_not_hold_are_bad_input_naming_them() {
         let said: Vec<String> =
             serde_json::from_str(&answer(&run_graph("bad-handles", &[], extra)))
                 .expect("a list of messages");
-        assert_eq!(said.len(), 5, "{said:?}");
+        assert_eq!(said.len(), 6, "{said:?}");
         assert!(
             said.iter().all(|s| s.starts_with("bad-input: ")),
             "{said:?}"
@@ -146,6 +156,11 @@ fn handles_the_task_does_not_hold_are_bad_input_naming_them() {
             said[4].contains("2 argument(s) given, the export takes 1"),
             "{}",
             said[4]
+        );
+        assert!(
+            said[5].contains("argument `x` is u64, not a list"),
+            "{}",
+            said[5]
         );
     }
 }

@@ -75,6 +75,11 @@ fn cases() -> Vec<(&'static str, Value)> {
         ("square", json!([u64::from(u32::MAX)])),
         ("square", json!([u64::MAX - 6])),
         ("sum-of-squares", json!([120])),
+        // A future as an argument: square's result passed by handle to a second square, and the
+        // outer result taken in the binary encoding.
+        ("square-twice", json!([3])),
+        ("square-twice", json!([u64::from(u32::MAX)])),
+        ("square-twice", json!({"x": u64::MAX})),
         ("summarize", json!([[1.5, 2.0, 8.0, -3.25, 0.1], "weights"])),
         ("summarize", json!({"samples": [], "label": null})),
         ("summarize", json!([[0.1, "NaN", 0.2, "-inf"], null])),
@@ -122,6 +127,15 @@ fn the_reference_answers_are_right() {
     assert_eq!(
         ok_json(call(sandbox, rust, "square", json!([u64::MAX - 6]), 1)),
         json!((u64::MAX - 6).wrapping_mul(u64::MAX - 6))
+    );
+    assert_eq!(
+        ok_json(call(sandbox, rust, "square-twice", json!([3]), 2)),
+        json!(81)
+    );
+    let x = u64::from(u32::MAX);
+    assert_eq!(
+        ok_json(call(sandbox, rust, "square-twice", json!([x]), 2)),
+        json!(x.wrapping_mul(x).wrapping_mul(x.wrapping_mul(x)))
     );
     let stats = ok_json(call(
         sandbox,
@@ -187,6 +201,8 @@ fn every_language_gives_the_rust_results_on_scheduler_and_workers() {
     let cluster = Cluster::start(2, &[], None);
     let calls: &[(&str, &[&str])] = &[
         ("sum-of-squares", &["n=60"]),
+        // The inner result moves to the outer call worker to worker, never through the caller.
+        ("square-twice", &["x=4294967295"]),
         ("summarize", &["samples=[0.5, -2, 7.25]", "label=null"]),
         ("histogram", &["samples=[1, 2, 2.5, 9.75]", "buckets=3"]),
         ("histogram", &["samples=[1]", "buckets=0"]),
@@ -320,6 +336,51 @@ fn build_makes_a_runnable_component_from_c_sources() {
         "x=12",
     ]);
     assert_eq!(stdout(&run).trim(), "144", "{}", stderr(&run));
+}
+
+/// The Python and JavaScript guest helpers' codec modules (`guest-sdk/{python,js}/
+/// wasmdask_binary`) write and read the bytes Rust's postcard does: their own unit tests, run with
+/// the README setup's CPython (`.venv`, no componentize-py needed) and Node.
+#[test]
+fn the_python_and_js_codecs_match_postcard() {
+    let runs: [(std::path::PathBuf, &[&str]); 2] = [
+        (
+            crate::flyte::python(),
+            &[
+                "-m",
+                "unittest",
+                "-v",
+                "guest-sdk/python/test_wasmdask_binary.py",
+            ],
+        ),
+        (
+            "node".into(),
+            &["--test", "guest-sdk/js/test_wasmdask_binary.mjs"],
+        ),
+    ];
+    for (program, args) in runs {
+        let out = Command::new(&program)
+            .args(args)
+            .current_dir(repo_root())
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            out.status.success(),
+            "{} {args:?}:\n{text}",
+            program.display()
+        );
+        // Both exit 0 when they find no test at all: make sure some ran.
+        let ran = ["Ran ", "# pass "].iter().find_map(|said| {
+            let count = text.split(said).nth(1)?.split_whitespace().next()?;
+            count.parse::<u32>().ok()
+        });
+        assert!(
+            ran.is_some_and(|ran| ran > 0),
+            "{} {args:?} ran no tests:\n{text}",
+            program.display()
+        );
+    }
 }
 
 fn repo_root() -> std::path::PathBuf {

@@ -5,6 +5,8 @@
 //!   and the workers; `local` — the embedded cluster of `wasmdask run`.
 //! - `scheduler`, `worker`, `remote` — the distributed roles, speaking the gRPC protocol
 //!   of `proto/wasmdask/cluster.proto` (`proto`); `auth` checks the shared token.
+//! - `data`, `store` — the data plane: each worker keeps the results it made in a store that
+//!   spills to disk, and serves them to the workers and owners that need them (`Data.Fetch`).
 //! - [`address`] — scheduler addresses, the well-known ports and the environment variables.
 //! - `activity`, `guest_output` — what workers report: per-execution metrics in their
 //!   heartbeats, and a failed task's output with its error.

@@ -20,7 +20,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use wasmdask_sandbox::LoadedComponent;
-use wasmdask_sandbox::{Arg, Call, FanOut, Pending};
+use wasmdask_sandbox::{Arg, Call, FanOut, Input, Pending};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 
 /// A connected gRPC client carrying the token.
@@ -420,23 +420,14 @@ impl RemoteCluster {
                     })?;
                     args.extend_from_slice(&bytes);
                 }
-                Arg::Result(input) => inputs.push(proto::Input {
-                    offset: args.len() as u64,
-                    key: self.outstanding.key_of(&input.result).ok_or_else(|| {
-                        TaskError::new(
-                            ErrorKind::Lost,
-                            format!(
-                                "argument `{name}` of `{}` is the result of call {}, which was \
-                                 submitted over an earlier connection to the scheduler",
-                                task.name, input.handle
-                            ),
-                        )
-                    })?,
-                    handle: input.handle,
-                    function: input.function.to_string(),
-                    param: name.clone(),
-                    ..Default::default()
-                }),
+                Arg::Result(input) => inputs.push(self.input(call, name, input, args.len())?),
+                Arg::Results(list) => {
+                    // The list's element count, then each result where it goes.
+                    args.extend_from_slice(&wasmdask_values::list_prefix(list.len()));
+                    for input in list {
+                        inputs.push(self.input(call, name, input, args.len())?);
+                    }
+                }
             }
         }
         Ok(proto::Call {
@@ -447,6 +438,35 @@ impl RemoteCluster {
             depth: call.depth,
             more: false,
             inputs,
+        })
+    }
+
+    /// The wire form of `input`, the argument `param` of `call`, whose value goes at byte
+    /// `offset` of the arguments.
+    fn input(
+        &self,
+        call: &Call,
+        param: &str,
+        input: &Input,
+        offset: usize,
+    ) -> Result<proto::Input, TaskError> {
+        let key = self.outstanding.key_of(&input.result).ok_or_else(|| {
+            TaskError::new(
+                ErrorKind::Lost,
+                format!(
+                    "argument `{param}` of `{}` is the result of call {}, which was submitted \
+                     over an earlier connection to the scheduler",
+                    call.function, input.handle
+                ),
+            )
+        })?;
+        Ok(proto::Input {
+            offset: offset as u64,
+            key,
+            handle: input.handle,
+            function: input.function.to_string(),
+            param: param.to_string(),
+            ..Default::default()
         })
     }
 

@@ -5,12 +5,12 @@
 //! never implements it: the embedded cluster, the remote client and the worker do
 //! (`wasmdask-cluster`), so the dependency runs one way.
 
-use crate::component::LoadedComponent;
+use crate::component::{LoadedComponent, TaskSig};
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::component::Val;
+use wasmtime::component::{Type, Val};
 
 pub use crate::pending::Pending;
 
@@ -38,6 +38,8 @@ pub enum Arg {
     Value(Val),
     /// The result of an earlier call of the same caller (a future, in Dask's words).
     Result(Input),
+    /// A `list<T>` of results of earlier calls, in order.
+    Results(Vec<Input>),
 }
 
 /// The result of an earlier call, used as an argument.
@@ -69,9 +71,10 @@ impl Call {
 
     /// The results this call waits for.
     pub fn inputs(&self) -> impl Iterator<Item = &Input> {
-        self.args.iter().filter_map(|arg| match arg {
-            Arg::Result(input) => Some(input),
-            Arg::Value(_) => None,
+        self.args.iter().flat_map(|arg| match arg {
+            Arg::Result(input) => std::slice::from_ref(input),
+            Arg::Results(inputs) => inputs.as_slice(),
+            Arg::Value(_) => &[],
         })
     }
 
@@ -82,30 +85,56 @@ impl Call {
         let task = self.component.task(&self.function)?;
         let mut values = Vec::with_capacity(self.args.len());
         for (i, arg) in self.args.into_iter().enumerate() {
+            let (name, ty) = &task.params[i];
             match arg {
                 Arg::Value(value) => values.push(value),
-                Arg::Result(input) => {
-                    let (name, ty) = &task.params[i];
-                    let bytes = input.result.wait(deadline).map_err(|e| {
-                        input_failed(&task.name, name, input.handle, &input.function, &e)
-                    })?;
-                    let value = wasmdask_values::from_binary(&bytes, ty).map_err(|e| {
-                        TaskError::new(
-                            ErrorKind::InvalidComponent,
-                            format!(
-                                "argument `{name}` of `{}` (the result of call {} `{}`) does                                  not decode as {}: {e}",
-                                task.name,
-                                input.handle,
-                                input.function,
-                                wasmdask_values::wit_type(ty)
-                            ),
-                        )
-                    })?;
-                    values.push(value);
+                Arg::Result(input) => values.push(input.value(task, name, ty, deadline)?),
+                Arg::Results(inputs) => {
+                    let Type::List(list) = ty else {
+                        return Err(TaskError::new(
+                            ErrorKind::BadInput,
+                            format!("argument `{name}` of `{}` is not a list", task.name),
+                        ));
+                    };
+                    let item = list.ty();
+                    let items = inputs
+                        .iter()
+                        .map(|input| input.value(task, name, &item, deadline))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    values.push(Val::List(items));
                 }
             }
         }
         Ok(values)
+    }
+}
+
+impl Input {
+    /// The finished result, decoded as `ty` for the argument `param` of `task`.
+    fn value(
+        &self,
+        task: &TaskSig,
+        param: &str,
+        ty: &Type,
+        deadline: Instant,
+    ) -> Result<Val, TaskError> {
+        let bytes = self
+            .result
+            .wait(deadline)
+            .map_err(|e| input_failed(&task.name, param, self.handle, &self.function, &e))?;
+        wasmdask_values::from_binary(&bytes, ty).map_err(|e| {
+            TaskError::new(
+                ErrorKind::InvalidComponent,
+                format!(
+                    "argument `{param}` of `{}` (the result of call {} `{}`) does not decode as \
+                     {}: {e}",
+                    task.name,
+                    self.handle,
+                    self.function,
+                    wasmdask_values::wit_type(ty)
+                ),
+            )
+        })
     }
 }
 

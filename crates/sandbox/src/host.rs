@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmdask_values as values;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ResourceTable, Type};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -183,34 +183,51 @@ impl GuestCalls {
                         )
                     })
                 }
-                wit_cluster::Arg::Call(handle) => {
-                    let (pending, function) = self
-                        .pending
-                        .get(handle)
-                        .ok_or_else(|| format!("argument `{name}`: {}", self.unheld(*handle)))?;
-                    let made = self.component.task(function).map_err(|e| e.message)?;
-                    let output = made.output_type();
-                    let fits = output
-                        .as_ref()
-                        .is_some_and(|out| values::wit_type(out) == values::wit_type(ty));
-                    if !fits {
-                        let made_type = output
-                            .as_ref()
-                            .map_or_else(|| "nothing".to_string(), values::wit_type);
+                wit_cluster::Arg::Call(handle) => self.input(name, ty, *handle).map(Arg::Result),
+                wit_cluster::Arg::Calls(handles) => {
+                    let Type::List(list) = ty else {
                         return Err(format!(
-                            "argument `{name}` is {}, but call {handle} (`{function}`) returns \
-                             {made_type}",
+                            "argument `{name}` is {}, not a list: pass one handle as `call`",
                             values::wit_type(ty)
                         ));
-                    }
-                    Ok(Arg::Result(Input {
-                        result: pending.clone(),
-                        handle: *handle,
-                        function: function.clone(),
-                    }))
+                    };
+                    let item = list.ty();
+                    handles
+                        .iter()
+                        .map(|handle| self.input(name, &item, *handle))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Arg::Results)
                 }
             })
             .collect()
+    }
+
+    /// The result of `handle` as (an element of) the argument `name` of type `ty`: a handle this
+    /// execution holds, of an export whose result has that type.
+    fn input(&self, name: &str, ty: &Type, handle: u64) -> Result<Input, String> {
+        let (pending, function) = self
+            .pending
+            .get(&handle)
+            .ok_or_else(|| format!("argument `{name}`: {}", self.unheld(handle)))?;
+        let made = self.component.task(function).map_err(|e| e.message)?;
+        let output = made.output_type();
+        let fits = output
+            .as_ref()
+            .is_some_and(|out| values::wit_type(out) == values::wit_type(ty));
+        if !fits {
+            let made_type = output
+                .as_ref()
+                .map_or_else(|| "nothing".to_string(), values::wit_type);
+            return Err(format!(
+                "argument `{name}` is {}, but call {handle} (`{function}`) returns {made_type}",
+                values::wit_type(ty)
+            ));
+        }
+        Ok(Input {
+            result: pending.clone(),
+            handle,
+            function: function.clone(),
+        })
     }
 
     /// Why `handle` is not one this execution holds.

@@ -279,6 +279,14 @@ fn val_kind(val: &Val) -> &'static str {
     }
 }
 
+/// The bytes a `list<T>` of `len` elements starts with: its element count. The elements follow
+/// as they are, so a list can be put together from values encoded elsewhere.
+pub fn list_prefix(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2);
+    varint(len as u64, &mut out);
+    out
+}
+
 fn varint(mut n: u64, out: &mut Vec<u8>) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);

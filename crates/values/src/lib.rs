@@ -34,7 +34,7 @@ mod test_types;
 mod wit_type;
 
 pub use args::{args_from_json, args_from_key_values};
-pub use binary::{args_from_binary, args_to_binary, from_binary, to_binary};
+pub use binary::{args_from_binary, args_to_binary, from_binary, list_prefix, to_binary};
 pub use error::ValueError;
 pub use flyte_type::{FlyteType, flyte_output_type, flyte_type};
 pub use json::{check_plain_data, from_val, to_val};

@@ -34,6 +34,14 @@ impl Guest for Tasks {
         checked_sum(squares).ok_or_else(|| format!("the sum of squares of 1..={n} overflows u64"))
     }
 
+    fn square_twice(x: u64) -> Result<u64, String> {
+        let inner: Call<u64> = cluster::submit("square", (x,))?;
+        // `inner.arg()` passes the inner result by handle: it goes to the outer call where it
+        // lies, never into this task. `inner` is dropped (released) at the end; the outer call
+        // already holds what it needs.
+        Ok(cluster::submit_with::<u64>("square", [inner.arg()])?.result()?)
+    }
+
     fn chunk(i: u32, len: u32) -> Vec<f64> {
         // In u64, so `i * len` cannot wrap; every element is exact while it stays below 2^53.
         let first = u64::from(i) * u64::from(len);
@@ -66,6 +74,38 @@ impl Guest for Tasks {
         checked_sum(leaves).ok_or_else(|| {
             format!("a tree of depth {depth} and width {width} has over 2^64 leaves")
         })
+    }
+
+    fn inc(x: u64) -> u64 {
+        x.wrapping_add(1)
+    }
+
+    fn mean(a: u64, b: u64) -> u64 {
+        a / 2 + b / 2 + (a % 2 + b % 2) / 2
+    }
+
+    fn chain(n: u32) -> Result<u64, String> {
+        let mut last: Call<u64> = cluster::submit("inc", (0u64,))?;
+        for _ in 1..n {
+            // Assigning drops (releases) the previous handle: the cluster frees its value as soon
+            // as the call just submitted has used it.
+            last = cluster::submit_with("inc", [last.arg()])?;
+        }
+        Ok(last.result()?)
+    }
+
+    fn diamond(n: u32) -> Result<u64, String> {
+        let mut bottom: Option<Call<u64>> = None;
+        for _ in 0..n {
+            let top: Call<u64> = match &bottom {
+                None => cluster::submit("inc", (0u64,))?,
+                Some(prev) => cluster::submit_with("inc", [prev.arg()])?,
+            };
+            let left: Call<u64> = cluster::submit_with("inc", [top.arg()])?;
+            let right: Call<u64> = cluster::submit_with("inc", [top.arg()])?;
+            bottom = Some(cluster::submit_with("mean", [left.arg(), right.arg()])?);
+        }
+        bottom.map_or(Ok(0), |bottom| Ok(bottom.result()?))
     }
 
     fn summarize(samples: Vec<f64>, label: Option<String>) -> Stats {

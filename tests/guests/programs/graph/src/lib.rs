@@ -94,6 +94,15 @@ impl Guest for Graph {
         Ok(cluster::submit_with::<f64>("total", [all.arg()])?.result()?)
     }
 
+    fn sum_lists(parts: Vec<Vec<f64>>) -> f64 {
+        parts.iter().flatten().sum()
+    }
+
+    fn gather_sum(count: u32, len: u32) -> Result<f64, String> {
+        let parts: Vec<Call<Vec<f64>>> = cluster::map("floats", (0..count).map(|i| (len, i)))?;
+        Ok(cluster::submit_with::<f64>("sum-lists", [Arg::calls(&parts)])?.result()?)
+    }
+
     fn boom() -> Result<u64, String> {
         Err("boom on purpose".into())
     }
@@ -142,6 +151,10 @@ impl Guest for Graph {
         expect_error(
             "two arguments for one parameter",
             cluster::submit_with("inc", [ours.arg(), ours.arg()]),
+        )?;
+        expect_error(
+            "a list of results for a u64 parameter",
+            cluster::submit_with("inc", [Arg::calls([&ours])]),
         )?;
         // The handles passed to failed submits are still good.
         let fine: u64 = cluster::submit_with::<u64>("inc", [ours.arg()])?.result()?;

@@ -9,7 +9,16 @@ use std::time::Duration;
 use wasmdask_test_guests as guests;
 
 fn run_graph(function: &str, args: &[&str], extra: &[&str]) -> std::process::Output {
-    let mut argv = vec!["run", guests::GRAPH, "-f", function];
+    run_on(guests::GRAPH, function, args, extra)
+}
+
+/// `chain` and `diamond` are the Rust example's (the graphs of bench/vs_dask.py).
+fn run_example(function: &str, args: &[&str], extra: &[&str]) -> std::process::Output {
+    run_on(guests::EXAMPLE_RUST, function, args, extra)
+}
+
+fn run_on(component: &str, function: &str, args: &[&str], extra: &[&str]) -> std::process::Output {
+    let mut argv = vec!["run", component, "-f", function];
     argv.extend_from_slice(extra);
     argv.push("--");
     argv.extend_from_slice(args);
@@ -31,18 +40,24 @@ const PROCESSES: &[&str] = &["--processes", "--workers", "2"];
 
 #[test]
 fn a_chain_of_ten_thousand_dependent_calls_runs_in_order() {
-    assert_eq!(answer(&run_graph("chain", &["n=10000"], &[])), "10000");
+    assert_eq!(answer(&run_example("chain", &["n=10000"], &[])), "10000");
 }
 
 #[test]
 fn diamonds_join_two_results_of_one_call() {
-    assert_eq!(answer(&run_graph("diamond", &["n=2500"], &[])), "5000");
-    assert_eq!(answer(&run_graph("diamond", &["n=300"], PROCESSES)), "600");
+    assert_eq!(answer(&run_example("diamond", &["n=2500"], &[])), "5000");
+    assert_eq!(
+        answer(&run_example("diamond", &["n=300"], PROCESSES)),
+        "600"
+    );
 }
 
 #[test]
 fn chains_across_worker_processes() {
-    assert_eq!(answer(&run_graph("chain", &["n=2000"], PROCESSES)), "2000");
+    assert_eq!(
+        answer(&run_example("chain", &["n=2000"], PROCESSES)),
+        "2000"
+    );
     // 100 chains of 20, submitted a level at a time: 2,000 calls whose inputs are spread over
     // both workers.
     let out = run_graph("many-chains", &["n=100", "len=20", "ms=0"], PROCESSES);

@@ -16,37 +16,6 @@ impl Guest for Graph {
         x + 1
     }
 
-    fn mean(a: u64, b: u64) -> u64 {
-        (a + b) / 2
-    }
-
-    fn chain(n: u32) -> Result<u64, String> {
-        let mut last: Call<u64> = cluster::submit("inc", (0u64,))?;
-        for _ in 1..n {
-            // The previous handle is dropped (released) here: the cluster frees its value
-            // once this call has used it.
-            last = cluster::submit_with("inc", [last.arg()])?;
-        }
-        Ok(last.result()?)
-    }
-
-    fn diamond(n: u32) -> Result<u64, String> {
-        let mut bottom: Option<Call<u64>> = None;
-        for _ in 0..n {
-            let top: Call<u64> = match &bottom {
-                None => cluster::submit("inc", (0u64,))?,
-                Some(prev) => cluster::submit_with("inc", [prev.arg()])?,
-            };
-            let left: Call<u64> = cluster::submit_with("inc", [top.arg()])?;
-            let right: Call<u64> = cluster::submit_with("inc", [top.arg()])?;
-            bottom = Some(cluster::submit_with("mean", [left.arg(), right.arg()])?);
-        }
-        match bottom {
-            Some(bottom) => Ok(bottom.result()?),
-            None => Ok(0),
-        }
-    }
-
     fn floats(len: u32, seed: u32) -> Vec<f64> {
         let base = f64::from(seed) * f64::from(len);
         (0..len).map(|k| (base + f64::from(k)) / 2.0).collect()

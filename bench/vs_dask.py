@@ -6,7 +6,7 @@ Set up once with `bash scripts/bench-setup.sh`, then:
     .venv/bin/python bench/vs_dask.py [--wasmdask target/release/wasmdask]
         [--component target/guests/wasm32-wasip2/release/wasmdask_example.wasm]
         [--repeat 3] [--json results.json] [--distributed | --distributed-only] [--data] [--tree]
-        [--only local,distributed,data,tree]
+        [--graph] [--only local,distributed,data,tree,graph]
 
 Two measurements, each the best (minimum wall time) of --repeat runs per side:
 
@@ -52,6 +52,19 @@ submit to result is timed:
    waits for its 5 children: the whole `wasmdask run --workers 2` process (embedded) and the whole
    `run --processes --workers 2` process, vs. the same recursion through `worker_client`
    (secede/rejoin) with `pure=False`. Target >= 10x.
+
+With --graph (or --only graph), task graphs whose calls take earlier calls' results as arguments (by
+handle: the values never pass through the submitting task), on the same Dask cluster as 7 and 8,
+ONLY submit to result timed on the Dask side:
+
+9. chain: 10,000 dependent `inc` calls (x + 1), each taking the previous call's result, the example's
+   `chain(n=10000)` (result 10000): the whole `wasmdask run --workers 2` process (embedded) and the
+   whole `run --processes --workers 2` process, vs. `x = client.submit(inc, 0, pure=False)`, then
+   9,999 times `x = client.submit(inc, x, pure=False)`, then `x.result()`. Target >= 20x.
+10. diamond: the example's `diamond(n=2500)`, 2,500 diamonds in a row (10,000 tasks): `top =
+   inc(prev)` (inc(0) for the first), `left = inc(top)`, `right = inc(top)`, `bottom = mean(left,
+   right)` with `mean(a, b) = (a + b) // 2` (result 5000); the same two wasmdask processes vs. the
+   same graph of `client.submit(..., pure=False)` futures. Target >= 20x.
 
 Uses only the standard library (dask and numpy are only imported by the child processes this script
 starts).
@@ -99,9 +112,16 @@ EXPECTED_TREE = TREE_WIDTH**TREE_DEPTH  # 625 leaves
 TREE_TASKS = sum(TREE_WIDTH**d for d in range(TREE_DEPTH + 1))  # 781 tasks, the root included
 TARGET_DATA_RATIO = 2.0  # [7]
 TARGET_TREE_RATIO = 10.0  # [8]
-GROUPS = ("local", "distributed", "data", "tree")  # --only: [1]-[2], [3]-[6], [7], [8]
+CHAIN_N = 10_000  # [9]: CHAIN_N dependent inc calls from 0
+EXPECTED_CHAIN = CHAIN_N
+DIAMOND_N = 2_500  # [10]: DIAMOND_N diamonds of 4 calls in a row, each adding 2
+DIAMOND_TASKS = 4 * DIAMOND_N  # 10,000
+EXPECTED_DIAMOND = 2 * DIAMOND_N  # 5000
+TARGET_GRAPH_RATIO = 20.0  # [9] and [10]
+GROUPS = ("local", "distributed", "data", "tree", "graph")  # --only: [1]-[2], [3]-[6], [7], [8], [9]-[10]
 IDLE_S = 2.0  # [6] idle time before reading the workers' RSS
-TIMEOUT_S = 600
+TIMEOUT_S = 600  # per child process; the Dask child of [9]/[10] gets GRAPH_TIMEOUT_S more per repetition
+GRAPH_TIMEOUT_S = 900  # Dask ran the 20,000 calls of one [9] + [10] repetition in about 2.5 minutes here
 
 # Benchmark 1, Dask side: a whole program, timed from process start to exit.
 DASK_START_SCRIPT = f"""
@@ -208,8 +228,8 @@ if __name__ == "__main__":
     print("RESULT " + json.dumps(out), flush=True)
 """
 
-# Benchmarks 7 and 8, Dask side: one process, one default multi-process cluster (2 workers x 1 thread),
-# warmed up; only submit to result is timed. sys.argv: repeat, then the groups to run ("data,tree").
+# Benchmarks 7 to 10, Dask side: one process, one default multi-process cluster (2 workers x 1 thread),
+# warmed up; only submit to result is timed. sys.argv: repeat, then the groups to run ("data,tree,graph").
 DASK_HEAVY_SCRIPT = f"""
 import json, sys, time
 import numpy as np
@@ -232,16 +252,44 @@ def tree(depth, width):
         return 1
     with worker_client() as client:
         return sum(client.gather(client.map(tree, [depth - 1] * width, [width] * width, pure=False)))
+
+def inc(x):
+    return x + 1
+
+def mean(a, b):
+    return (a + b) // 2
+
+def chain(client, n):
+    # The example's `chain(n)`: n dependent inc calls from 0, each taking the previous one's future.
+    # pure=False: the calls get distinct keys (nothing shared with an earlier repetition).
+    x = client.submit(inc, 0, pure=False)
+    for _ in range(n - 1):
+        x = client.submit(inc, x, pure=False)
+    return x.result()
+
+def diamond(client, n):
+    # The example's `diamond(n)`: top = inc(prev), left = inc(top), right = inc(top),
+    # bottom = mean(left, right), n times in a row from inc(0).
+    bottom = None
+    for _ in range(n):
+        top = client.submit(inc, 0 if bottom is None else bottom, pure=False)
+        left = client.submit(inc, top, pure=False)
+        right = client.submit(inc, top, pure=False)
+        bottom = client.submit(mean, left, right, pure=False)
+    return bottom.result()
 {DASK_WAIT_RELEASED}
 if __name__ == "__main__":
     repeat, groups = int(sys.argv[1]), sys.argv[2].split(",")
-    out = {{"data": [], "tree": []}}
+    out = {{"data": [], "tree": [], "chain": [], "diamond": []}}
     with LocalCluster(n_workers={DIST_WORKERS}, threads_per_worker=1) as cluster, Client(cluster) as client:
         # Untimed warm-up: worker processes up, numpy imported on them, functions shipped.
         if "data" in groups:
             client.submit(sum_all, client.map(make_chunk, range(2), key="warmup-chunk"), key="warmup-sum").result()
         if "tree" in groups:
             client.submit(tree, 1, 2, pure=False).result()
+        if "graph" in groups:
+            chain(client, 10)
+            diamond(client, 3)
         wait_released(client)
         for r in range(repeat):
             if "data" in groups:
@@ -258,6 +306,13 @@ if __name__ == "__main__":
                 elapsed = time.perf_counter() - t0
                 out["tree"].append([total, elapsed])
                 wait_released(client)
+            if "graph" in groups:
+                for name, function, n in (("chain", chain, {CHAIN_N}), ("diamond", diamond, {DIAMOND_N})):
+                    t0 = time.perf_counter()
+                    total = function(client, n)
+                    elapsed = time.perf_counter() - t0
+                    out[name].append([total, elapsed])
+                    wait_released(client)
     print("RESULT " + json.dumps(out), flush=True)
 """
 
@@ -303,8 +358,9 @@ def kill_group(pgid: int, what: str, grace_s: float) -> None:
     log(f"  warning: {what}: child processes outlived it; killed them")
 
 
-def run(cmd: list[str], what: str) -> tuple[float, str]:
-    """Runs cmd to completion in its own session; returns (wall seconds from spawn to exit, stdout).
+def run(cmd: list[str], what: str, timeout_s: float = TIMEOUT_S) -> tuple[float, str]:
+    """Runs cmd to completion in its own session, killed after timeout_s; returns (wall seconds from
+    spawn to exit, stdout).
 
     Whatever the command leaves behind in its process group (e.g. cluster processes) is killed
     afterwards, outside the timed span."""
@@ -313,11 +369,11 @@ def run(cmd: list[str], what: str) -> tuple[float, str]:
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
-        stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+        stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        raise BenchError(f"{what}: timed out after {TIMEOUT_S}s: {' '.join(cmd)}")
+        raise BenchError(f"{what}: timed out after {timeout_s:g}s: {' '.join(cmd)}")
     finally:
         if proc.returncode is None:  # interrupted (e.g. Ctrl-C): do not leave the group running
             try:
@@ -644,23 +700,48 @@ def bench_wasmdask_tree(args) -> dict:
     return {"embedded_runs": embedded, "processes_runs": processes}
 
 
+def bench_wasmdask_graph(args) -> dict:
+    """[9] and [10], wasmdask side: whole `run --workers 2` (embedded) and `run --processes --workers 2`
+    processes of the example's `chain` and `diamond`."""
+    out = {}
+    graphs = (("chain", CHAIN_N, EXPECTED_CHAIN), ("diamond", DIAMOND_N, EXPECTED_DIAMOND))
+    for i, (name, n, expected) in enumerate(graphs):
+        embedded_cmd = task_cmd(args, name, [f"n={n}"], DIST_WORKERS)
+        # The first untimed run fills the compiled-component cache, which every later run shares.
+        embedded = bench_cmd(args, embedded_cmd, expected, f"wasmdask {name} embedded", warm_up=i == 0)
+        processes_cmd = task_cmd(args, name, [f"n={n}"], DIST_WORKERS, ("--processes",))
+        processes = bench_cmd(args, processes_cmd, expected, f"wasmdask {name} run --processes")
+        out[name] = {"embedded_runs": embedded, "processes_runs": processes}
+    return out
+
+
+# The Dask child's lists per group (the graph group yields two).
+DASK_HEAVY_KEYS = {"data": ("data",), "tree": ("tree",), "graph": ("chain", "diamond")}
+
+
 def bench_dask_heavy(args, script: Path, groups: list[str]) -> dict:
-    """[7] and/or [8], Dask side: one Python child, one LocalCluster; returns the times per group."""
-    _, out = run([sys.executable, str(script), str(args.repeat), ",".join(groups)], "dask data-heavy/tree")
+    """[7], [8] and/or [9]-[10], Dask side: one Python child, one LocalCluster; returns the times per
+    group ("chain" and "diamond" for the graph group)."""
+    what = "dask " + "/".join(groups)
+    timeout_s = TIMEOUT_S + (GRAPH_TIMEOUT_S * args.repeat if "graph" in groups else 0)
+    _, out = run([sys.executable, str(script), str(args.repeat), ",".join(groups)], what, timeout_s)
     line = next((l for l in out.splitlines() if l.startswith("RESULT ")), None)
     if line is None:
-        raise BenchError(f"dask data-heavy/tree: no RESULT line in the output: {out.strip()[:500]!r}")
+        raise BenchError(f"{what}: no RESULT line in the output: {out.strip()[:500]!r}")
     data = json.loads(line[len("RESULT "):])
-    expected = {"data": EXPECTED_CHUNKS, "tree": EXPECTED_TREE}
-    for group in groups:
-        for i, (total, elapsed) in enumerate(data[group]):
-            if total != expected[group]:
-                raise BenchError(f"dask {group} run {i + 1}: expected {expected[group]!r}, got {total!r}")
-            log(f"  dask {group} submit-to-result run {i + 1}: {elapsed:.3f}s")
-    return {group: [e for _, e in data[group]] for group in groups}
+    expected = {"data": EXPECTED_CHUNKS, "tree": EXPECTED_TREE, "chain": EXPECTED_CHAIN, "diamond": EXPECTED_DIAMOND}
+    keys = [k for group in groups for k in DASK_HEAVY_KEYS[group]]
+    for key in keys:
+        if len(data[key]) != args.repeat:
+            raise BenchError(f"dask {key}: {len(data[key])} runs reported, expected {args.repeat}")
+        for i, (total, elapsed) in enumerate(data[key]):
+            if total != expected[key]:
+                raise BenchError(f"dask {key} run {i + 1}: expected {expected[key]!r}, got {total!r}")
+            log(f"  dask {key} submit-to-result run {i + 1}: {elapsed:.3f}s")
+    return {key: [e for _, e in data[key]] for key in keys}
 
 
-def bench_heavy(args, tmp: Path, data: bool, tree: bool) -> dict:
+def bench_heavy(args, tmp: Path, data: bool, tree: bool, graph: bool) -> dict:
     script = tmp / "dask_heavy.py"
     script.write_text(DASK_HEAVY_SCRIPT)
     out = {}
@@ -672,9 +753,13 @@ def bench_heavy(args, tmp: Path, data: bool, tree: bool) -> dict:
         log(f"\n[8] nested fan-out: tree depth {TREE_DEPTH} x width {TREE_WIDTH} ({TREE_TASKS} tasks), "
             f"{DIST_WORKERS} workers")
         out["w8"] = bench_wasmdask_tree(args)
-    groups = [g for g, on in (("data", data), ("tree", tree)) if on]
-    log(f"\n[{'/'.join({'data': '7', 'tree': '8'}[g] for g in groups)}] dask: LocalCluster(n_workers={DIST_WORKERS}, "
-        "threads_per_worker=1) already up and warmed; submit to result timed")
+    if graph:
+        log(f"\n[9]/[10] task graphs by handle: chain of {CHAIN_N:,} dependent inc calls; {DIAMOND_N:,} diamonds "
+            f"({DIAMOND_TASKS:,} tasks); {DIST_WORKERS} workers")
+        out["graph"] = bench_wasmdask_graph(args)
+    groups = [g for g, on in (("data", data), ("tree", tree), ("graph", graph)) if on]
+    log(f"\n[{'/'.join({'data': '7', 'tree': '8', 'graph': '9/10'}[g] for g in groups)}] dask: "
+        f"LocalCluster(n_workers={DIST_WORKERS}, threads_per_worker=1) already up and warmed; submit to result timed")
     out["dask"] = bench_dask_heavy(args, script, groups)
     return out
 
@@ -756,23 +841,32 @@ def main() -> int:
         help=f"also run [8]: nested fan-out, a tree of depth {TREE_DEPTH} and width {TREE_WIDTH} ({TREE_TASKS} tasks)",
     )
     p.add_argument(
+        "--graph", action="store_true",
+        help=f"also run [9] and [10]: a chain of {CHAIN_N:,} dependent calls and {DIAMOND_N:,} diamonds "
+        f"({DIAMOND_TASKS:,} calls), each call taking earlier results by handle",
+    )
+    p.add_argument(
         "--only", metavar="GROUPS",
-        help="run only these comma-separated groups: local ([1], [2]), distributed ([3]-[6]), data ([7]), tree ([8]); "
-        "e.g. --only data,tree",
+        help="run only these comma-separated groups: local ([1], [2]), distributed ([3]-[6]), data ([7]), tree ([8]), "
+        "graph ([9], [10]); e.g. --only data,tree",
     )
     args = p.parse_args()
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
     if args.only is not None:
-        if args.distributed or args.distributed_only or args.data or args.tree:
-            p.error("--only selects the groups by itself: drop --distributed, --distributed-only, --data and --tree")
+        if args.distributed or args.distributed_only or args.data or args.tree or args.graph:
+            p.error("--only selects the groups by itself: drop --distributed, --distributed-only, --data, --tree "
+                    "and --graph")
         groups = {g.strip() for g in args.only.split(",") if g.strip()}
         if not groups or groups - set(GROUPS):
             p.error(f"--only takes a comma-separated subset of {', '.join(GROUPS)}, not {args.only!r}")
     else:
         groups = {"distributed"} if args.distributed_only else {"local"}
-        groups |= {g for g, on in (("distributed", args.distributed), ("data", args.data), ("tree", args.tree)) if on}
-    local, distributed, data_heavy, tree = (g in groups for g in GROUPS)
+        groups |= {
+            g for g, on in (("distributed", args.distributed), ("data", args.data), ("tree", args.tree),
+                            ("graph", args.graph)) if on
+        }
+    local, distributed, data_heavy, tree, graph = (g in groups for g in GROUPS)
     for path, hint in ((args.wasmdask, "cargo build --release -p wasmdask"), (args.component, "bash scripts/setup.sh")):
         if not path.is_file():
             print(f"error: {path} not found (build it: {hint})", file=sys.stderr)
@@ -803,8 +897,8 @@ def main() -> int:
                 d2 = bench_dask_throughput(args, tp_script)
             if distributed:
                 dist = bench_distributed(args, Path(tmp))
-            if data_heavy or tree:
-                heavy = bench_heavy(args, Path(tmp), data_heavy, tree)
+            if data_heavy or tree or graph:
+                heavy = bench_heavy(args, Path(tmp), data_heavy, tree, graph)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -1013,6 +1107,45 @@ def main() -> int:
             f"client.submit(tree, {TREE_DEPTH}, {TREE_WIDTH}, pure=False).result() timed; tree recurses through "
             "worker_client with client.map(..., pure=False)",
         }
+
+    if graph:
+        wg, dg = heavy["graph"], heavy["dask"]
+        data["graph"] = {"target_ratio": TARGET_GRAPH_RATIO}
+        for row, name, n, tasks, expected, shape in (
+            ("[9]", "chain", CHAIN_N, CHAIN_N, EXPECTED_CHAIN, f"chain of {CHAIN_N:,}"),
+            ("[10]", "diamond", DIAMOND_N, DIAMOND_TASKS, EXPECTED_DIAMOND,
+             f"{DIAMOND_N:,} diamonds ({DIAMOND_TASKS:,} tasks)"),
+        ):
+            we, wp, d = min(wg[name]["embedded_runs"]), min(wg[name]["processes_runs"]), min(dg[name])
+            re, rp = d / we, d / wp
+            rows += [
+                (f"{row} {shape}, embedded run (s)", f"{we:.4f}", f"{d:.3f}", f"{re:.1f}x faster"),
+                (f"{row} {name}, whole `run --processes` (s)", f"{wp:.4f}", f"{d:.3f}", f"{rp:.1f}x faster"),
+            ]
+            lines.append(
+                f"{row} dask / wasmdask {name} time: {re:.1f}x embedded ({verdict(re, TARGET_GRAPH_RATIO)}), "
+                f"{rp:.1f}x as a whole `run --processes` ({verdict(rp, TARGET_GRAPH_RATIO)})"
+            )
+            if re < TARGET_GRAPH_RATIO or rp < TARGET_GRAPH_RATIO:
+                misses.append(row)
+            data["graph"][name] = {
+                "n": n, "tasks": tasks, "expected": expected,
+                "wasmdask_s": we, "wasmdask_processes_s": wp, "dask_s": d,
+                "wasmdask_runs_s": wg[name]["embedded_runs"], "wasmdask_processes_runs_s": wg[name]["processes_runs"],
+                "dask_runs_s": dg[name],
+                "ratio_dask_over_wasmdask": re, "ratio_dask_over_wasmdask_processes": rp,
+                "target_ratio": TARGET_GRAPH_RATIO,
+                "wasmdask_setup": f"subprocess: wasmdask run --workers 2 --function {name} -- n={n}; "
+                "and the same with --processes",
+                "dask_setup": "LocalCluster(n_workers=2, threads_per_worker=1), already up and warmed; only "
+                f"{name}(client, {n}) timed: client.submit(..., pure=False) per call, each taking the earlier "
+                "calls' futures, then .result() of the last",
+            }
+        lines.append(
+            "    [9]/[10] wasmdask: whole `run --workers 2` / `run --processes --workers 2` process, the arguments "
+            "passed by handle (submit_with); dask: submit to result only on a running "
+            "LocalCluster(n_workers=2, threads_per_worker=1), futures as arguments"
+        )
 
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(

@@ -138,6 +138,10 @@ impl Peers {
         let channel = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| lost(address, &e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
+            // A holder that vanishes without closing the connection (its machine is gone)
+            // fails the fetch instead of hanging it.
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(20))
             .connect_lazy();
         let client = DataClient::with_interceptor(channel, SendToken(self.token.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES);

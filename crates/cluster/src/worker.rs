@@ -332,6 +332,7 @@ async fn serve(
 }
 
 /// What running one assignment needs.
+#[derive(Clone)]
 struct Assignment {
     client: Client,
     pool: Arc<Pool>,
@@ -361,51 +362,75 @@ impl Assignment {
                 drop(held);
                 components.insert(call.digest.clone(), loaded);
             }
-            let key = call.key;
-            if !call.inputs.is_empty() {
-                match self.gather_inputs(&call).await {
-                    Ok(args) => call.args = args,
-                    Err(missing) => {
-                        let result = proto::Result {
-                            key,
-                            missing,
-                            ..Default::default()
-                        };
-                        let _ = self.done_tx.send(result);
-                        continue;
+            let component = components[&call.digest].clone();
+            if call.inputs.is_empty() {
+                if let Some(job) = self.job(component, &call) {
+                    jobs.push(job);
+                }
+            } else {
+                // Its inputs may have to come from other workers: fetch them without holding up
+                // the rest of the batch.
+                let this = self.clone();
+                tokio::spawn(async move {
+                    match this.gather_inputs(&call).await {
+                        Ok(args) => {
+                            call.args = args;
+                            if let Some(job) = this.job(component, &call) {
+                                this.pool.push(vec![job]);
+                            }
+                        }
+                        Err(missing) => {
+                            let key = call.key;
+                            let missing = proto::Result {
+                                key,
+                                missing,
+                                ..Default::default()
+                            };
+                            let _ = this.done_tx.send(missing);
+                        }
                     }
-                }
-            }
-            let prepared = components[&call.digest].clone().and_then(|component| {
-                let task = component.task(&call.function)?;
-                let args = values::args_from_binary(&call.args, &task.params).map_err(|e| {
-                    TaskError::new(
-                        ErrorKind::BadInput,
-                        format!("the arguments of `{}` do not decode: {e}", task.name),
-                    )
-                })?;
-                Ok(Call::with_values(
-                    component.clone(),
-                    task.name.clone(),
-                    args,
-                    call.depth,
-                ))
-            });
-            match prepared {
-                Ok(call) => jobs.push(Job {
-                    call,
-                    done: self.done(key),
-                    key: Some(key),
-                }),
-                Err(error) => {
-                    let _ = self
-                        .done_tx
-                        .send(proto::Result::from_outcome(key, Err(error)));
-                }
+                });
             }
         }
         if !jobs.is_empty() {
             self.pool.push(jobs);
+        }
+    }
+
+    /// The pool job for `call` (its arguments complete), or `None` after reporting why it
+    /// cannot run.
+    fn job(
+        &self,
+        component: Result<Arc<LoadedComponent>, TaskError>,
+        call: &proto::Call,
+    ) -> Option<Job> {
+        let prepared = component.and_then(|component| {
+            let task = component.task(&call.function)?;
+            let args = values::args_from_binary(&call.args, &task.params).map_err(|e| {
+                TaskError::new(
+                    ErrorKind::BadInput,
+                    format!("the arguments of `{}` do not decode: {e}", task.name),
+                )
+            })?;
+            Ok(Call::with_values(
+                component.clone(),
+                task.name.clone(),
+                args,
+                call.depth,
+            ))
+        });
+        match prepared {
+            Ok(prepared) => Some(Job {
+                call: prepared,
+                done: self.done(call.key),
+                key: Some(call.key),
+            }),
+            Err(error) => {
+                let _ = self
+                    .done_tx
+                    .send(proto::Result::from_outcome(call.key, Err(error)));
+                None
+            }
         }
     }
 

@@ -145,6 +145,12 @@ impl Pending {
                             lost = Some(error);
                             failed_placement = placement;
                         }
+                        // Kept: a guest that `wait`s for its results and then `take`s them
+                        // one by one must not fetch each value twice.
+                        Ok(value) => {
+                            self.complete(Ok(value.clone()));
+                            return Ok(value);
+                        }
                         other => return other,
                     }
                     state = self.0.state.lock();
@@ -220,12 +226,24 @@ mod tests {
     }
 
     #[test]
-    fn a_held_value_is_fetched() {
+    fn a_held_value_is_fetched_once() {
         let pending = Pending::keyed(7);
         assert_eq!(pending.key(), Some(7));
-        pending.complete_held(Arc::new(There(b"xyz")));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        pending.complete_held(Arc::new(Counted(fetches.clone())));
         assert!(pending.is_done());
         assert_eq!(pending.wait(soon()).unwrap(), Bytes::from_static(b"xyz"));
+        assert_eq!(pending.wait(soon()).unwrap(), Bytes::from_static(b"xyz"));
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[derive(Debug)]
+    struct Counted(Arc<AtomicUsize>);
+    impl Fetch for Counted {
+        fn fetch(&self, _: Instant) -> Result<Bytes, TaskError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Bytes::from_static(b"xyz"))
+        }
     }
 
     #[test]

@@ -137,9 +137,7 @@ impl Arg {
         })?;
         Ok(Arg(wit::Arg::Value(bytes)))
     }
-}
 
-impl Arg {
     /// The results of `calls`, in order, as one `list<T>` argument (Dask's
     /// `client.submit(f, [futures])`): the call receives them all without any entering this
     /// task. Each call's result type must be the list's element type.

@@ -55,8 +55,9 @@ pub(crate) struct GuestCalls {
     /// Calls submitted and not yet taken or released, with the export each calls.
     pending: HashMap<u64, (Pending, Arc<str>)>,
     /// Handles are `base | n` for n = 1, 2, …: the random high half tells another execution's
-    /// handle (passed along in a value, say) from one of ours that was used up.
-    base: u64,
+    /// handle (passed along in a value, say) from one of ours that was used up. Drawn at the
+    /// first submit: most executions (the leaves) never submit, and it costs a system call.
+    base: Option<u64>,
     next_id: u64,
     /// Sum of `submit`/`map` calls, reported for progress and metrics.
     pub(crate) submitted: u64,
@@ -88,7 +89,7 @@ impl GuestCalls {
             deadline,
             depth,
             pending: HashMap::new(),
-            base: handle_base(),
+            base: None,
             next_id: 1,
             submitted: 0,
             largest_received: None,
@@ -145,10 +146,11 @@ impl GuestCalls {
         let function: Arc<str> = task.name.as_str().into();
         let pending = cluster.submit(calls)?;
         self.submitted += pending.len() as u64;
+        let base = *self.base.get_or_insert_with(handle_base);
         Ok(pending
             .into_iter()
             .map(|p| {
-                let id = self.base | self.next_id;
+                let id = base | self.next_id;
                 self.next_id += 1;
                 self.pending.insert(id, (p, function.clone()));
                 id
@@ -232,7 +234,11 @@ impl GuestCalls {
 
     /// Why `handle` is not one this execution holds.
     fn unheld(&self, handle: u64) -> String {
-        if handle & HANDLE_BASE_MASK != self.base {
+        let never = || format!("call id {handle} was never returned by `submit` in this execution");
+        let Some(base) = self.base else {
+            return never();
+        };
+        if handle & HANDLE_BASE_MASK != base {
             format!(
                 "call id {handle} is not a handle of this execution (handles are local to the \
                  execution that submitted the call; pass the value instead)"
@@ -243,7 +249,7 @@ impl GuestCalls {
                  before taking or releasing it"
             )
         } else {
-            format!("call id {handle} was never returned by `submit` in this execution")
+            never()
         }
     }
 

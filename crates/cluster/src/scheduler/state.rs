@@ -596,7 +596,6 @@ impl State {
             self.results.entry(task.owner).or_default().push(result);
         }
         let waiting: Vec<u64> = task.waiting.iter().copied().collect();
-        let inputs: Vec<u64> = task.call.inputs.iter().map(|i| i.key).collect();
         for dependent in waiting {
             if self.tasks.get(&dependent).map(|d| &d.stage) == Some(&Stage::Waiting)
                 && self.missing_inputs(dependent) == 0
@@ -606,7 +605,13 @@ impl State {
                 self.queue.insert((Reverse(d.call.depth), dependent));
             }
         }
-        // Its inputs may be needed no more.
+        self.finished(id);
+    }
+
+    /// Task `id` finished (in memory or failed): its inputs may be needed no more, and it may
+    /// not be needed itself.
+    fn finished(&mut self, id: u64) {
+        let inputs: Vec<u64> = self.tasks[&id].call.inputs.iter().map(|i| i.key).collect();
         for input in inputs {
             if let Some(dep) = self.tasks.get_mut(&input) {
                 dep.waiting.remove(&id);
@@ -654,14 +659,7 @@ impl State {
                 );
                 work.push((dependent, error, None));
             }
-            let inputs: Vec<u64> = self.tasks[&id].call.inputs.iter().map(|i| i.key).collect();
-            for input in inputs {
-                if let Some(dep) = self.tasks.get_mut(&input) {
-                    dep.waiting.remove(&id);
-                }
-                self.settle(input);
-            }
-            self.settle(id);
+            self.finished(id);
         }
     }
 

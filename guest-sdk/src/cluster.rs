@@ -103,7 +103,7 @@ impl<R> Call<R> {
     }
 }
 
-impl<R: DeserializeOwned> Call<R> {
+impl<R: DeserializeOwned + 'static> Call<R> {
     /// Waits for this one call; gathering many at once with [`gather`] lets the host wait for
     /// them together.
     pub fn result(self) -> Result<R, TaskError> {
@@ -170,7 +170,7 @@ impl fmt::Debug for Arg {
 ///
 /// Fails right away for a handle this task does not hold (taken, released, or another
 /// execution's), or whose export's result type is not the parameter's type.
-pub fn submit_with<R: DeserializeOwned>(
+pub fn submit_with<R: DeserializeOwned + 'static>(
     function: &str,
     args: impl IntoIterator<Item = Arg>,
 ) -> Result<Call<R>, TaskError> {
@@ -181,7 +181,7 @@ pub fn submit_with<R: DeserializeOwned>(
 }
 
 /// [`submit_with`] for each element of `args`, in order, in one host round trip.
-pub fn map_with<R: DeserializeOwned, A: IntoIterator<Item = Arg>>(
+pub fn map_with<R: DeserializeOwned + 'static, A: IntoIterator<Item = Arg>>(
     function: &str,
     args: impl IntoIterator<Item = A>,
 ) -> Result<Vec<Call<R>>, TaskError> {
@@ -209,7 +209,7 @@ impl<R> fmt::Debug for Call<R> {
 ///
 /// Fails right away, without running anything, when the arguments cannot be encoded or the host
 /// knows the call can never succeed (an unknown export, arguments that do not fit its types).
-pub fn submit<A: Serialize, R: DeserializeOwned>(
+pub fn submit<A: Serialize, R: DeserializeOwned + 'static>(
     function: &str,
     args: A,
 ) -> Result<Call<R>, TaskError> {
@@ -223,7 +223,7 @@ pub fn submit<A: Serialize, R: DeserializeOwned>(
 ///
 /// All arguments are encoded before anything is submitted, so a bad element fails the whole map
 /// instead of leaving part of it running.
-pub fn map<A: Serialize, R: DeserializeOwned>(
+pub fn map<A: Serialize, R: DeserializeOwned + 'static>(
     function: &str,
     args: impl IntoIterator<Item = A>,
 ) -> Result<Vec<Call<R>>, TaskError> {
@@ -241,7 +241,7 @@ pub fn map<A: Serialize, R: DeserializeOwned>(
 /// Each outcome is independent: one failed call does not hide the others' results. A result that
 /// does not decode into `R` becomes a [`TaskError`] of kind [`ErrorKind::BadInput`] that names
 /// the export and the Rust type.
-pub fn gather<R: DeserializeOwned>(
+pub fn gather<R: DeserializeOwned + 'static>(
     calls: impl IntoIterator<Item = Call<R>>,
 ) -> Vec<Result<R, TaskError>> {
     gather_iter(calls).collect()
@@ -260,7 +260,7 @@ pub fn gather<R: DeserializeOwned>(
 ///     total += chunk?.iter().sum::<f64>();
 /// }
 /// ```
-pub fn gather_iter<R: DeserializeOwned>(
+pub fn gather_iter<R: DeserializeOwned + 'static>(
     calls: impl IntoIterator<Item = Call<R>>,
 ) -> impl Iterator<Item = Result<R, TaskError>> {
     let calls: Vec<Call<R>> = calls.into_iter().collect();
@@ -280,7 +280,7 @@ pub fn gather_iter<R: DeserializeOwned>(
 ///
 /// Returns the results in input order, or the first failure in input order (the other calls
 /// have still run to completion).
-pub fn map_gather<A: Serialize, R: DeserializeOwned>(
+pub fn map_gather<A: Serialize, R: DeserializeOwned + 'static>(
     function: &str,
     args: impl IntoIterator<Item = A>,
 ) -> Result<Vec<R>, TaskError> {
@@ -380,7 +380,10 @@ fn encode_binary_args<A: Serialize>(function: &str, args: &A) -> Result<Vec<u8>,
 }
 
 /// Decodes a result of `function` in the binary encoding into `R`, all of its bytes.
-fn decode_binary<R: DeserializeOwned>(function: &str, bytes: &[u8]) -> Result<R, TaskError> {
+fn decode_binary<R: DeserializeOwned + 'static>(
+    function: &str,
+    bytes: &[u8],
+) -> Result<R, TaskError> {
     let mismatch = |what: String| {
         bad_input(format!(
             "the result of `{function}` does not decode into `{}`: {what}; the Rust type must \
@@ -388,6 +391,9 @@ fn decode_binary<R: DeserializeOwned>(function: &str, bytes: &[u8]) -> Result<R,
             type_name::<R>()
         ))
     };
+    if let Some(decoded) = crate::numbers::decode::<R>(bytes) {
+        return decoded.map_err(mismatch);
+    }
     match postcard::take_from_bytes::<R>(bytes) {
         Ok((value, [])) => Ok(value),
         Ok((_, rest)) => Err(mismatch(format!(

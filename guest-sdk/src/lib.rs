@@ -109,6 +109,7 @@
 //! a native program panics.
 
 mod error;
+mod numbers;
 
 pub mod cluster;
 pub mod log;

@@ -6,6 +6,7 @@
 use super::guest_output::GuestOutput;
 use super::pool::Observer;
 use super::proto;
+use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -155,7 +156,7 @@ impl Recorder {
 }
 
 impl Observer for Recorder {
-    fn executed(&self, function: &str, report: &ExecReport) {
+    fn executed(&self, function: &str, report: &ExecReport<Bytes>) {
         let outcome = match &report.outcome {
             Ok(_) => "ok",
             Err(e) => e.kind.as_str(),

@@ -204,9 +204,14 @@ pub(crate) struct Held {
     pub(crate) runtime: Handle,
     pub(crate) address: String,
     pub(crate) key: u64,
+    pub(crate) nbytes: u64,
 }
 
 impl Fetch for Held {
+    fn nbytes(&self) -> u64 {
+        self.nbytes
+    }
+
     fn fetch(&self, deadline: Instant) -> Result<Bytes, TaskError> {
         let fetch = self.peers.fetch(&self.address, self.key);
         self.runtime.block_on(async {

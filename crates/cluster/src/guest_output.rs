@@ -34,7 +34,7 @@ pub struct GuestOutput {
 
 impl GuestOutput {
     /// Everything the execution wrote (already bounded by the sandbox).
-    pub fn all_of(report: &ExecReport) -> Self {
+    pub fn all_of<T>(report: &ExecReport<T>) -> Self {
         GuestOutput {
             stdout: report.stdout.clone(),
             stderr: report.stderr.clone(),
@@ -44,7 +44,7 @@ impl GuestOutput {
     }
 
     /// The tails of what the execution wrote, small enough to travel with its result.
-    pub fn tail_of(report: &ExecReport) -> Self {
+    pub fn tail_of<T>(report: &ExecReport<T>) -> Self {
         let tail = |bytes: &[u8]| bytes[bytes.len().saturating_sub(TAIL_BYTES)..].to_vec();
         let skip = report.logs.len().saturating_sub(TAIL_LOG_LINES);
         GuestOutput {

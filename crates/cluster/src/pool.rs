@@ -60,7 +60,7 @@ pub(crate) struct Finished {
 /// Sees every execution of a pool before its result is handed on; workers aggregate their
 /// metrics through it.
 pub(crate) trait Observer: Send + Sync {
-    fn executed(&self, function: &str, report: &ExecReport);
+    fn executed(&self, function: &str, report: &ExecReport<Bytes>);
 }
 
 /// Counters for progress bars, metrics and tests.
@@ -306,7 +306,7 @@ impl PoolInner {
         };
         let report = self
             .sandbox
-            .execute(&component, &function, args, fanout, depth);
+            .execute_encoded(&component, &function, args, fanout, depth);
         if let Some(observer) = self.observer.get() {
             observer.executed(&function, &report);
         }
@@ -314,12 +314,9 @@ impl PoolInner {
             Ok(_) => GuestOutput::default(),
             Err(_) => GuestOutput::tail_of(&report),
         };
-        let outcome = report
-            .outcome
-            .and_then(|value| component.task(&function)?.encode_output(value.as_ref()));
         Finished {
             function,
-            outcome,
+            outcome: report.outcome,
             output,
         }
     }

@@ -192,6 +192,7 @@ impl Outstanding {
                         runtime: self.runtime.clone(),
                         address: held.address,
                         key: held.key,
+                        nbytes: held.nbytes,
                     }));
                 }
                 outcome => {

@@ -24,13 +24,15 @@ pub(crate) fn returned(value: Option<Val>, denials: &[Denial]) -> Result<Option<
                 Some(other) => values::from_val(other).to_string(),
                 None => "the task returned an error without a value".to_string(),
             };
-            Err(with_denials(
-                TaskError::new(ErrorKind::GuestError, message),
-                denials,
-            ))
+            Err(guest_error(message, denials))
         }
         other => Ok(other),
     }
+}
+
+/// The `err` a task returned, as a `guest-error`.
+pub(crate) fn guest_error(message: String, denials: &[Denial]) -> TaskError {
+    with_denials(TaskError::new(ErrorKind::GuestError, message), denials)
 }
 
 /// Adds to an out-of-memory error the largest value the task had received from its calls: the

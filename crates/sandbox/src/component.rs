@@ -4,6 +4,7 @@
 use super::cache::ArtifactCache;
 use super::guest_runtime::GuestRuntime;
 use super::host::HostState;
+use super::typed_call::Shape;
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -76,6 +77,8 @@ pub struct TaskSig {
     /// The return type, if any.
     pub result: Option<Type>,
     pub(crate) index: ComponentExportIndex,
+    /// Set when a typed call can skip the per-element `Val`s of the result.
+    pub(crate) typed: Option<Shape>,
 }
 
 impl TaskSig {
@@ -265,10 +268,14 @@ pub(crate) fn load(
             let index = component
                 .get_export_index(None, name)
                 .ok_or_else(|| LoadError::Invalid(format!("export `{name}` has no index")))?;
+            let params: Vec<(String, Type)> =
+                func.params().map(|(n, t)| (n.to_string(), t)).collect();
+            let result = func.results().next();
             tasks.push(TaskSig {
                 name: name.to_string(),
-                params: func.params().map(|(n, t)| (n.to_string(), t)).collect(),
-                result: func.results().next(),
+                typed: Shape::of(&params, result.as_ref()),
+                params,
+                result,
                 index,
             });
         }

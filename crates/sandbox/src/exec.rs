@@ -2,6 +2,7 @@
 
 use super::classify;
 use super::component::LoadedComponent;
+use super::component::TaskSig;
 use super::engine::{EPOCH_TICK, Sandbox};
 use super::grants::{Denial, DenialLog};
 use super::host::{GuestCalls, HostState, LogLine};
@@ -9,17 +10,20 @@ use super::limits::Limiter;
 use super::output::BoundedOutput;
 use crate::fanout::FanOut;
 use crate::task_error::{ErrorKind, TaskError};
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::Store;
-use wasmtime::component::{ResourceTable, Val};
+use wasmtime::component::{Func, ResourceTable, Val};
 
-/// What one execution produced, whether it succeeded or not.
+/// What one execution produced, whether it succeeded or not. `T` is how a successful result
+/// comes back: a `Val` for [`Sandbox::execute`], the binary encoding for
+/// [`Sandbox::execute_encoded`].
 #[derive(Debug)]
-pub struct ExecReport {
+pub struct ExecReport<T = Option<Val>> {
     /// The return value (the `ok` payload for `result` returns; `None` for no return value),
     /// or the classified failure.
-    pub outcome: Result<Option<Val>, TaskError>,
+    pub outcome: Result<T, TaskError>,
     /// What the guest wrote to stdout (bounded by the output limit).
     pub stdout: Vec<u8>,
     /// What the guest wrote to stderr (bounded by the output limit).
@@ -48,13 +52,74 @@ impl Sandbox {
         cluster: Option<Arc<dyn FanOut>>,
         depth: u32,
     ) -> ExecReport {
+        let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| {
+            let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
+            func.call(store, &args, &mut results)?;
+            Ok(results.pop())
+        };
+        self.run(
+            component,
+            function,
+            cluster,
+            depth,
+            call,
+            |value, _, denials| classify::returned(value, denials),
+        )
+    }
+
+    /// Like [`execute`](Self::execute), but the result comes back in the binary encoding, as it
+    /// travels to whoever takes it (empty when the export returns nothing). An export of
+    /// scalars returning a list of numbers skips the per-element `Val`s (`typed_call`).
+    pub fn execute_encoded(
+        &self,
+        component: &Arc<LoadedComponent>,
+        function: &str,
+        args: Vec<Val>,
+        cluster: Option<Arc<dyn FanOut>>,
+        depth: u32,
+    ) -> ExecReport<Bytes> {
+        let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| match task.typed {
+            Some(shape) => shape.call(store, func, &args).map(Returned::Encoded),
+            None => {
+                let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
+                func.call(store, &args, &mut results)?;
+                Ok(Returned::Val(results.pop()))
+            }
+        };
+        self.run(
+            component,
+            function,
+            cluster,
+            depth,
+            call,
+            |returned, task, denials| match returned {
+                Returned::Val(value) => {
+                    task.encode_output(classify::returned(value, denials)?.as_ref())
+                }
+                Returned::Encoded(Ok(bytes)) => Ok(Bytes::from(bytes)),
+                Returned::Encoded(Err(message)) => Err(classify::guest_error(message, denials)),
+            },
+        )
+    }
+
+    /// One execution: `call` runs the export in the fresh instance, `returned` turns what it
+    /// returned into the report's outcome (once the denials are known).
+    fn run<R, T>(
+        &self,
+        component: &Arc<LoadedComponent>,
+        function: &str,
+        cluster: Option<Arc<dyn FanOut>>,
+        depth: u32,
+        call: impl FnOnce(&mut Store<HostState>, Func, &TaskSig) -> wasmtime::Result<R>,
+        returned: impl FnOnce(R, &TaskSig, &[Denial]) -> Result<T, TaskError>,
+    ) -> ExecReport<T> {
         let started = Instant::now();
         let limits = &self.config.limits;
         let stdout = BoundedOutput::new("stdout", limits.output_bytes);
         let stderr = BoundedOutput::new("stderr", limits.output_bytes);
         let denials = DenialLog::default();
         let mut report = ExecReport {
-            outcome: Ok(None),
+            outcome: Err(TaskError::new(ErrorKind::InvalidComponent, "not run")),
             stdout: Vec::new(),
             stderr: Vec::new(),
             logs: Vec::new(),
@@ -110,9 +175,7 @@ impl Sandbox {
             let func = lease
                 .export(&mut store, &instance, task)
                 .ok_or_else(|| wasmtime::format_err!("export `{}` is not a function", task.name))?;
-            let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
-            func.call(&mut store, &args, &mut results)?;
-            Ok(results.pop())
+            call(&mut store, func, task)
         });
 
         report.stdout = stdout.take();
@@ -127,7 +190,7 @@ impl Sandbox {
         report.logs = std::mem::take(&mut state.logs);
         report.submitted = state.fanout.submitted;
         report.outcome = match result {
-            Ok(value) => classify::returned(value, &report.denials),
+            Ok(value) => returned(value, task, &report.denials),
             Err(error) => Err(classify::with_received(
                 classify::failed(
                     error,
@@ -144,6 +207,13 @@ impl Sandbox {
         report.elapsed = started.elapsed();
         report
     }
+}
+
+/// What [`Sandbox::execute_encoded`]'s call returned: a `Val` to encode, or a typed call's
+/// encoding or `err` string.
+enum Returned {
+    Val(Option<Val>),
+    Encoded(Result<Vec<u8>, String>),
 }
 
 /// Epoch ticks covering `timeout` (at least one).

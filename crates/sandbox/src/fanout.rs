@@ -189,7 +189,7 @@ pub trait FanOut: Send + Sync + std::fmt::Debug {
     /// slots overrides this to lend the slot out while waiting (Dask's `secede`/`rejoin`), so
     /// nested fan-out cannot deadlock.
     fn gather(&self, pending: &[Pending], deadline: Instant) -> Vec<Result<Bytes, TaskError>> {
-        pending.iter().map(|p| p.wait(deadline)).collect()
+        crate::pending::wait_all(pending, deadline)
     }
 
     /// The caller no longer needs these results (taken, released, or its execution ended).

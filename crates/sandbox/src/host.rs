@@ -5,6 +5,7 @@ use super::component::{LoadedComponent, TaskSig};
 use super::grants::DenialLog;
 use super::limits::Limiter;
 use crate::fanout::{Arg, Call, FanOut, Input, Pending};
+use crate::pending::{READ_AHEAD, READ_AHEAD_VALUE_BYTES};
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -270,6 +271,7 @@ impl GuestCalls {
         let handles: Vec<Option<(Pending, Arc<str>)>> =
             ids.iter().map(|id| self.pending.remove(id)).collect();
         let known: Vec<Pending> = handles.iter().flatten().map(|(p, _)| p.clone()).collect();
+        self.read_ahead(ids);
         let mut results = self.wait_for(&known).into_iter();
         if let (Some(cluster), false) = (&self.cluster, known.is_empty()) {
             cluster.release(&known);
@@ -288,6 +290,20 @@ impl GuestCalls {
             });
         }
         taken
+    }
+
+    /// Starts fetching the results of the calls submitted right after the last of `ids`: a
+    /// guest that takes its results one by one in the order it submitted them (the commonest
+    /// reduce) then finds the next one here instead of waiting for its transfer.
+    fn read_ahead(&self, ids: &[u64]) {
+        let Some(&last) = ids.iter().max() else {
+            return;
+        };
+        for next in (last.saturating_add(1)..).take(READ_AHEAD) {
+            if let Some((pending, _)) = self.pending.get(&next) {
+                pending.prefetch(self.deadline, READ_AHEAD_VALUE_BYTES);
+            }
+        }
     }
 
     fn received(&mut self, call: u64, function: &Arc<str>, bytes: usize) {

@@ -27,6 +27,7 @@ mod output;
 mod overflow;
 mod pending;
 mod task_error;
+mod typed_call;
 
 pub use cache::default_cache_dir;
 pub use component::{LoadError, LoadedComponent, TaskSig, digest_of};

@@ -12,7 +12,22 @@ pub trait Fetch: Send + Sync + std::fmt::Debug {
     /// longer has the value) is a [`ErrorKind::Lost`] error: the cluster recomputes the value
     /// and places it again (see [`Pending::complete_held`]).
     fn fetch(&self, deadline: Instant) -> Result<Bytes, TaskError>;
+
+    /// The value's size in the binary encoding, as its holder reported it: what a fetch will
+    /// bring into this process.
+    fn nbytes(&self) -> u64;
 }
+
+/// Values fetched ahead of the one waited for: a guest that takes its results one by one, or
+/// a gather of many, finds the next ones here or on their way instead of asking for each only
+/// when it needs it (a round trip and a transfer per value on the critical path).
+pub(crate) const READ_AHEAD: usize = 4;
+
+/// The largest value a guest's one-by-one `take`s fetch ahead, so at most [`READ_AHEAD`] times
+/// this is fetched before it is asked for: values held elsewhere can be large, and one that is
+/// never taken (passed on as an argument instead) was fetched for nothing. A larger value's
+/// transfer takes long enough that the round trip saved would not matter.
+pub(crate) const READ_AHEAD_VALUE_BYTES: u64 = 16 << 20;
 
 /// The eventual result (or task error) of one submitted call: its output value in the binary
 /// encoding ([`TaskSig::encode_output`](crate::TaskSig::encode_output)), shared, not copied, by
@@ -43,6 +58,8 @@ struct State {
     /// Bumped whenever the outcome is set or replaced, so a waiter whose fetch failed can wait
     /// for the value's next placement.
     placements: u64,
+    /// A held value is being fetched: others wait for that fetch instead of starting their own.
+    fetching: bool,
     /// Run once, at the first outcome.
     on_done: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -137,23 +154,33 @@ impl Pending {
         loop {
             match &state.outcome {
                 Some(Outcome::Here(result)) => return result.clone(),
-                Some(Outcome::Held(fetch)) if state.placements != failed_placement => {
+                Some(Outcome::Held(fetch))
+                    if state.placements != failed_placement && !state.fetching =>
+                {
                     let (fetch, placement) = (fetch.clone(), state.placements);
+                    state.fetching = true;
                     drop(state);
-                    match fetch.fetch(deadline) {
+                    let fetched = fetch.fetch(deadline);
+                    state = self.0.state.lock();
+                    state.fetching = false;
+                    self.0.ready.notify_all();
+                    match fetched {
                         Err(error) if error.kind == ErrorKind::Lost => {
                             lost = Some(error);
                             failed_placement = placement;
                         }
                         // Kept: a guest that `wait`s for its results and then `take`s them
-                        // one by one must not fetch each value twice.
+                        // one by one must not fetch each value twice. A placement that came
+                        // meanwhile (the value recomputed after a loss) gives way to it.
                         Ok(value) => {
-                            self.complete(Ok(value.clone()));
+                            if state.placements == placement {
+                                state.outcome = Some(Outcome::Here(Ok(value.clone())));
+                                state.placements += 1;
+                            }
                             return Ok(value);
                         }
                         other => return other,
                     }
-                    state = self.0.state.lock();
                     continue;
                 }
                 _ => {}
@@ -164,6 +191,44 @@ impl Pending {
             self.0.ready.wait_until(&mut state, deadline);
         }
     }
+
+    /// Starts fetching a value held elsewhere, of at most `max_bytes`, on a thread of its own,
+    /// so that a later [`wait`](Self::wait) finds it here or joins the fetch. Returns the
+    /// value's size when a fetch started; nothing happens for a value that is here, being
+    /// fetched, too large, or not made yet.
+    pub fn prefetch(&self, deadline: Instant, max_bytes: u64) -> Option<u64> {
+        let nbytes = {
+            let state = self.0.state.lock();
+            match &state.outcome {
+                Some(Outcome::Held(fetch)) if !state.fetching && fetch.nbytes() <= max_bytes => {
+                    fetch.nbytes()
+                }
+                _ => return None,
+            }
+        };
+        let pending = self.clone();
+        std::thread::Builder::new()
+            .name("wasmdask-prefetch".into())
+            .spawn(move || {
+                // A failure is the waiter's to see: it fetches again and gets the error.
+                let _ = pending.wait(deadline);
+            })
+            .ok()
+            .map(|_| nbytes)
+    }
+}
+
+/// Waits for each of `pending` in turn, fetching up to [`READ_AHEAD`] of the following values
+/// meanwhile: a gather of many held values overlaps their transfers.
+pub(crate) fn wait_all(pending: &[Pending], deadline: Instant) -> Vec<Result<Bytes, TaskError>> {
+    (0..pending.len())
+        .map(|i| {
+            for next in pending.iter().skip(i + 1).take(READ_AHEAD) {
+                next.prefetch(deadline, u64::MAX);
+            }
+            pending[i].wait(deadline)
+        })
+        .collect()
 }
 
 fn timeout(lost: Option<TaskError>) -> TaskError {
@@ -191,6 +256,9 @@ mod tests {
         fn fetch(&self, _: Instant) -> Result<Bytes, TaskError> {
             Err(TaskError::new(ErrorKind::Lost, "holder w1 is gone"))
         }
+        fn nbytes(&self) -> u64 {
+            0
+        }
     }
 
     #[derive(Debug)]
@@ -198,6 +266,9 @@ mod tests {
     impl Fetch for There {
         fn fetch(&self, _: Instant) -> Result<Bytes, TaskError> {
             Ok(Bytes::from_static(self.0))
+        }
+        fn nbytes(&self) -> u64 {
+            self.0.len() as u64
         }
     }
 
@@ -241,8 +312,61 @@ mod tests {
     struct Counted(Arc<AtomicUsize>);
     impl Fetch for Counted {
         fn fetch(&self, _: Instant) -> Result<Bytes, TaskError> {
+            // Slow enough that a wait comes while a prefetch is still fetching.
+            std::thread::sleep(Duration::from_millis(20));
             self.0.fetch_add(1, Ordering::SeqCst);
             Ok(Bytes::from_static(b"xyz"))
+        }
+        fn nbytes(&self) -> u64 {
+            3
+        }
+    }
+
+    #[test]
+    fn a_wait_joins_a_prefetch_instead_of_fetching_again() {
+        let pending = Pending::new();
+        assert_eq!(pending.prefetch(soon(), 3), None, "nothing to fetch yet");
+        let fetches = Arc::new(AtomicUsize::new(0));
+        pending.complete_held(Arc::new(Counted(fetches.clone())));
+        assert_eq!(pending.prefetch(soon(), 2), None, "larger than asked for");
+        assert_eq!(pending.prefetch(soon(), 3), Some(3));
+        assert_eq!(pending.wait(soon()).unwrap(), Bytes::from_static(b"xyz"));
+        assert_eq!(pending.prefetch(soon(), 3), None, "already here");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    /// Each fetch of a `Pair` finishes only once the other value's fetch has started too: waited
+    /// for one after the other, without fetching ahead, the first would never finish.
+    #[derive(Debug)]
+    struct Pair(Arc<(Mutex<usize>, Condvar)>);
+    impl Fetch for Pair {
+        fn fetch(&self, deadline: Instant) -> Result<Bytes, TaskError> {
+            let (started, changed) = &*self.0;
+            let mut started = started.lock();
+            *started += 1;
+            changed.notify_all();
+            while *started < 2 {
+                if changed.wait_until(&mut started, deadline).timed_out() {
+                    return Err(TaskError::new(ErrorKind::Timeout, "fetched one at a time"));
+                }
+            }
+            Ok(Bytes::from_static(b"pair"))
+        }
+        fn nbytes(&self) -> u64 {
+            4
+        }
+    }
+
+    #[test]
+    fn waiting_for_many_fetches_the_next_ones_meanwhile() {
+        let both = Arc::new((Mutex::new(0), Condvar::new()));
+        let pending = [Pending::new(), Pending::new()];
+        for p in &pending {
+            p.complete_held(Arc::new(Pair(both.clone())));
+        }
+        let results = wait_all(&pending, Instant::now() + Duration::from_secs(2));
+        for result in results {
+            assert_eq!(result.unwrap(), Bytes::from_static(b"pair"));
         }
     }
 

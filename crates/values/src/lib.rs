@@ -10,7 +10,8 @@
 //!
 //! - `binary`: one value or a call's arguments ⇄ the compact binary encoding that crosses
 //!   processes and that guests may ask for ([`to_binary`], [`from_binary`], [`args_to_binary`],
-//!   [`args_from_binary`]).
+//!   [`args_from_binary`]); `numbers`: a `list<T>` of numbers encoded straight from a slice
+//!   ([`numbers_to_binary`]), for results lifted without a `Val` per element.
 //! - `json`: one value ⇄ JSON ([`to_val`], [`from_val`], [`check_plain_data`]).
 //! - `args`: a call's arguments from a JSON array/object ([`args_from_json`]) or `key=value`
 //!   words ([`args_from_key_values`]).
@@ -29,6 +30,7 @@ mod flyte_type;
 mod json;
 mod members;
 mod names;
+mod numbers;
 #[cfg(test)]
 mod test_types;
 mod wit_type;
@@ -38,4 +40,5 @@ pub use binary::{args_from_binary, args_to_binary, from_binary, list_prefix, to_
 pub use error::ValueError;
 pub use flyte_type::{FlyteType, flyte_output_type, flyte_type};
 pub use json::{check_plain_data, from_val, to_val};
+pub use numbers::{Number, numbers_to_binary};
 pub use wit_type::{wit_params, wit_type};

@@ -10,13 +10,21 @@ Commands (all print one line of JSON on stdout):
   read-outputs PREFIX TYPE        decode PREFIX/outputs.pb; `o0` as the python TYPE; prints
                                   {"o0": value} (or {} for an empty map)
   read-error PREFIX               PREFIX/error.pb as MessageToDict
-  compare-custom CONFIG_JSON SPEC.pb
-                                  flytekit's DaskTask.get_custom for CONFIG vs the custom of
-                                  wasmdask's TaskSpec; prints {"equal": bool, "flytekit": …,
-                                  "wasmdask": …, "template": MessageToDict(template)}
+  compare-template CONFIG_JSON TASK_JSON SPEC.pb
+                                  the TaskTemplate flytekit serializes for
+                                  @task(task_config=Dask(CONFIG), requests=…, limits=…,
+                                  pod_template=…) vs wasmdask's: type, custom, config and the
+                                  container or k8s_pod target, the primary container's args
+                                  left out (pyflyte-execute vs wasmdask execute). TASK =
+                                  {"image", "requests", "limits", "token_secret": [NAME, KEY]
+                                  or null}; the pod template flytekit gets is a primary
+                                  container with WASMDASK_TOKEN from that Secret key. Prints
+                                  {"equal": bool, "flytekit": …, "wasmdask": …,
+                                  "template": MessageToDict(wasmdask's template)}
   s3 ENDPOINT put BUCKET KEY FILE | get BUCKET KEY FILE | mkbucket BUCKET
 """
 
+import copy
 import json
 import os
 import sys
@@ -87,19 +95,47 @@ def _resources(d):
 
 
 def identity(n: int) -> int:
-    """The task function for compare-custom (flytekit wants it at module level)."""
+    """The task function for compare-template (flytekit wants it at module level)."""
     return n
 
 
-def compare_custom(config_json, spec_pb):
+def _token_pod_template(name, key):
+    from flytekit import PodTemplate
+    from kubernetes.client import V1Container, V1EnvVar, V1EnvVarSource, V1PodSpec, V1SecretKeySelector
+
+    token = V1EnvVar(
+        name="WASMDASK_TOKEN",
+        value_from=V1EnvVarSource(secret_key_ref=V1SecretKeySelector(name=name, key=key)),
+    )
+    return PodTemplate(pod_spec=V1PodSpec(containers=[V1Container(name="primary", env=[token])]))
+
+
+def _compared(template):
+    """The parts both serializers must agree on, without the primary container's args."""
+    parts = {k: template[k] for k in ("type", "custom", "config", "container", "k8sPod") if k in template}
+    if "container" in parts:
+        parts["container"].pop("args", None)
+    if "k8sPod" in parts:
+        primary = template["config"]["primary_container_name"]
+        for container in parts["k8sPod"]["podSpec"]["containers"]:
+            if container["name"] == primary:
+                container.pop("args", None)
+    return parts
+
+
+def compare_template(config_json, task_json, spec_pb):
+    from collections import OrderedDict
+
     from flyteidl.admin import task_pb2
     from flytekit import task
     from flytekit.configuration import ImageConfig, SerializationSettings
+    from flytekit.tools.translator import get_serializable
     from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
     from google.protobuf.json_format import MessageToDict
 
     with open(config_json) as f:
         config = json.load(f)
+    options = json.loads(task_json)
     s = config.get("scheduler", {})
     w = config.get("workers", {})
     worker_kwargs = {}
@@ -116,27 +152,22 @@ def compare_custom(config_json, spec_pb):
             **worker_kwargs,
         ),
     )
-
-    t = task(task_config=dask)(identity)
-    settings = SerializationSettings(image_config=ImageConfig.auto_default_image())
-    theirs = t.get_custom(settings)
+    secret = options.get("token_secret")
+    t = task(
+        task_config=dask,
+        requests=_resources(options.get("requests")),
+        limits=_resources(options.get("limits")),
+        pod_template=_token_pod_template(*secret) if secret else None,
+    )(identity)
+    settings = SerializationSettings(image_config=ImageConfig.auto(img_name=options["image"]))
+    theirs = _compared(MessageToDict(get_serializable(OrderedDict(), settings, t).template.to_flyte_idl()))
 
     spec = task_pb2.TaskSpec()
     with open(spec_pb, "rb") as f:
         spec.ParseFromString(f.read())
-    ours = MessageToDict(spec.template.custom)
     template = MessageToDict(spec.template)
-    print(
-        json.dumps(
-            {
-                "equal": theirs == ours,
-                "flytekit": theirs,
-                "wasmdask": ours,
-                "flytekit_task_type": t.task_type,
-                "template": template,
-            }
-        )
-    )
+    ours = _compared(copy.deepcopy(template))
+    print(json.dumps({"equal": theirs == ours, "flytekit": theirs, "wasmdask": ours, "template": template}))
 
 
 def s3(endpoint, op, bucket, key=None, path=None):
@@ -171,7 +202,7 @@ def main(argv):
         "write-inputs": write_inputs,
         "read-outputs": read_outputs,
         "read-error": read_error,
-        "compare-custom": compare_custom,
+        "compare-template": compare_template,
         "s3": s3,
     }[command](*args)
 

@@ -1,7 +1,8 @@
 //! Flyte compatibility against the real packages: flytekit/flyteidl from PyPI (the repo's
 //! `.venv`, made by `scripts/setup.sh`) write `inputs.pb` and read back `outputs.pb` and
-//! `error.pb`, and flytekitplugins-dask's `DaskTask.get_custom` is the reference for
-//! `wasmdask serialize`'s `custom`. S3 is moto's server on loopback.
+//! `error.pb`, and the TaskTemplate flytekit serializes for the same Dask task (with
+//! flytekitplugins-dask's `custom` and, for the token, a pod template) is the reference for
+//! `wasmdask serialize`'s. S3 is moto's server on loopback.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -441,10 +442,11 @@ fn execute_reads_and_writes_s3() {
     );
 }
 
-/// The three configs the issue names, as YAML for wasmdask and JSON for flytekit.
-fn configs() -> Vec<(&'static str, Value)> {
+/// The three configs the issue names, as YAML for wasmdask and JSON for flytekit, each with a
+/// `--token-secret` (none given: the default).
+fn configs() -> Vec<(&'static str, Value, Option<&'static str>)> {
     vec![
-        ("default", json!({})),
+        ("default", json!({}), None),
         (
             "full",
             json!({
@@ -455,6 +457,7 @@ fn configs() -> Vec<(&'static str, Value)> {
                             "requests": {"cpu": "2", "mem": "8Gi"},
                             "limits": {"cpu": "4", "mem": "16Gi"}},
             }),
+            Some("team-secrets/wasmdask.token"),
         ),
         (
             "gpu",
@@ -465,22 +468,37 @@ fn configs() -> Vec<(&'static str, Value)> {
                             "requests": {"gpu": "1", "ephemeral_storage": "50Gi"}},
                 "scheduler": {"limits": {"mem": "1Gi", "ephemeral_storage": "2Gi"}},
             }),
+            Some(""),
         ),
     ]
 }
 
+/// The container the runner is made from: the template's own, or its pod's primary one.
+fn primary_container(template: &Value) -> &Value {
+    match template["config"]["primary_container_name"].as_str() {
+        Some(name) => template["k8sPod"]["podSpec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .expect("the primary container is in the pod spec"),
+        None => &template["container"],
+    }
+}
+
 #[test]
-fn serialize_custom_equals_flytekit_get_custom() {
+fn serialize_writes_the_template_flytekit_would() {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
-    for (name, config) in configs() {
+    for (name, config, token_secret) in configs() {
         let json_path = dir.path().join(format!("{name}.json"));
         std::fs::write(&json_path, config.to_string()).unwrap();
         let yaml_path = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&yaml_path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
         let out = dir.path().join(format!("out-{name}"));
-        let output = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args([
                 "serialize",
                 guests::EXAMPLE_RUST,
@@ -504,28 +522,40 @@ fn serialize_custom_equals_flytekit_get_custom() {
                 "--task-requests",
                 "cpu=1,mem=2Gi",
                 "--task-limits",
-                "cpu=2,mem=4Gi",
+                "cpu=2,mem=4Gi,ephemeral_storage=10Gi",
             ])
-            .env("WASMDASK_CACHE_DIR", cache_dir())
-            .output()
-            .unwrap();
+            .env("WASMDASK_CACHE_DIR", cache_dir());
+        if let Some(flag) = token_secret {
+            command.args(["--token-secret", flag]);
+        }
+        let output = command.output().unwrap();
         assert!(
             output.status.success(),
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        let (secret, key) = token_secret
+            .unwrap_or("wasmdask-token/token")
+            .split_once('/')
+            .unwrap_or_default();
+        let task = json!({
+            "image": "ghcr.io/example/app:v1",
+            "requests": {"cpu": "1", "mem": "2Gi"},
+            "limits": {"cpu": "2", "mem": "4Gi", "ephemeral_storage": "10Gi"},
+            "token_secret": (!secret.is_empty()).then_some([secret, key]),
+        });
         let spec = out.join("0_example.sum_of_squares_1.pb");
         let compared = flytekit(
             &tmp,
             &[
-                "compare-custom",
+                "compare-template",
                 json_path.to_str().unwrap(),
+                &task.to_string(),
                 spec.to_str().unwrap(),
             ],
         );
         assert_eq!(compared["equal"], true, "{name}: {compared:#}");
         let template = &compared["template"];
-        assert_eq!(template["type"], compared["flytekit_task_type"]);
         assert_eq!(
             template["interface"]["inputs"]["variables"]["n"]["type"]["simple"],
             "INTEGER"
@@ -534,7 +564,8 @@ fn serialize_custom_equals_flytekit_get_custom() {
             template["interface"]["outputs"]["variables"]["o0"]["type"]["simple"],
             "INTEGER"
         );
-        let args: Vec<&str> = template["container"]["args"]
+        let primary = primary_container(template);
+        let args: Vec<&str> = primary["args"]
             .as_array()
             .unwrap()
             .iter()
@@ -546,11 +577,19 @@ fn serialize_custom_equals_flytekit_get_custom() {
         );
         assert!(args[13].starts_with("s3://bucket/example.wasm@sha256:"));
         assert_eq!(args[14], "sum-of-squares");
-        assert_eq!(
-            template["container"]["resources"],
-            json!({"requests": [{"name": "CPU", "value": "1"}, {"name": "MEMORY", "value": "2Gi"}],
-                   "limits": [{"name": "CPU", "value": "2"}, {"name": "MEMORY", "value": "4Gi"}]})
-        );
+        // The token is a reference to the Secret, never a value.
+        let env = primary["env"].as_array().cloned().unwrap_or_default();
+        if secret.is_empty() {
+            assert!(template.get("k8sPod").is_none() && env.is_empty(), "{name}");
+        } else {
+            assert!(template.get("container").is_none(), "{name}");
+            assert_eq!(
+                env,
+                [json!({"name": "WASMDASK_TOKEN",
+                        "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})],
+                "{name}"
+            );
+        }
     }
 }
 

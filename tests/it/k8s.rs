@@ -3,7 +3,9 @@
 //! the pod specs inside the custom resources), against kubernetes-validate
 //! (`tests/k8s/validate.py`, run with the repo's `.venv`); and the rendered `--format pods`
 //! really runs: every container's args start as a local process with the environment the
-//! operator injects, the scheduler's Service DNS name pointing at loopback.
+//! operator injects, the scheduler's Service DNS name pointing at loopback. So does a
+//! `wasmdask serialize`d task, expanded as the Flyte backend and the operator would
+//! (`tests/k8s/flyte_backend.py`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -245,11 +247,16 @@ impl Drop for LocalPods {
     }
 }
 
-const TOKEN: &str = "local-pods-token";
+/// The Secrets of the local "cluster": (name, key, value).
+type Secrets<'a> = &'a [(&'a str, &'a str, &'a str)];
+
+/// The Secret that `render` and `serialize` name by default, as the README creates it.
+const SECRETS: Secrets = &[("wasmdask-token", "token", "local-pods-token")];
 
 impl LocalPods {
-    /// Starts every pod of a rendered `v1 List` but the runner, whose command it returns.
-    fn start(list: &Value, bin_dir: &Path) -> (LocalPods, Command) {
+    /// Starts every pod of a `v1 List` of Pods and the scheduler's Service but the runner,
+    /// whose command it returns.
+    fn start(list: &Value, bin_dir: &Path, secrets: Secrets) -> (LocalPods, Command) {
         let (port, dashboard) = (free_port(), free_port());
         let items = list["items"].as_array().unwrap();
         let service = items.iter().find(|i| i["kind"] == "Service").unwrap();
@@ -267,14 +274,15 @@ impl LocalPods {
             let name = pod["metadata"]["name"].as_str().unwrap().to_string();
             let containers = pod["spec"]["containers"].as_array().unwrap();
             assert_eq!(containers.len(), 1);
-            let mut command = container_command(&containers[0], bin_dir, &host, port);
+            let mut command = container_command(&containers[0], bin_dir, &host, port, secrets);
             match pod["metadata"]["labels"]["dask.org/component"]
                 .as_str()
                 .unwrap()
             {
                 "scheduler" => {
-                    // The Service maps 8786/8787 to the pod; here the ports are free ones.
-                    command.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                    // The Service maps 8786/8787 to the pod; here the ports are free ones. The
+                    // host stays the pod's (all interfaces), so the token is required.
+                    command.args(["--port", &port.to_string()]);
                     command.args(["--dashboard-address", &format!("127.0.0.1:{dashboard}")]);
                     pods.spawn(name, command);
                     wait_until(Duration::from_secs(10), || pods.state().is_some());
@@ -315,10 +323,17 @@ impl LocalPods {
 
 /// A container as the kubelet starts it: `args` with no `command` runs `args[0]` from the
 /// image's PATH (here `bin_dir`, where the image's names link to the binary), `$(VAR)`
-/// expanded from the container's env; secrets resolved to the test token.
-fn container_command(container: &Value, bin_dir: &Path, host: &str, port: u16) -> Command {
+/// expanded from the container's env, a `secretKeyRef` resolved from `secrets` (a missing
+/// Secret or key keeps the kubelet from starting the container at all).
+fn container_command(
+    container: &Value,
+    bin_dir: &Path,
+    host: &str,
+    port: u16,
+    secrets: Secrets,
+) -> Command {
     assert!(
-        container.get("command").is_none(),
+        container["command"].as_array().is_none_or(Vec::is_empty),
         "the image's PATH finds args[0]"
     );
     let mut env = BTreeMap::new();
@@ -327,8 +342,13 @@ fn container_command(container: &Value, bin_dir: &Path, host: &str, port: u16) -
         let value = match var["value"].as_str() {
             Some(value) => value.replace(host, &format!("127.0.0.1:{port}")),
             None => {
-                assert_eq!(var["valueFrom"]["secretKeyRef"]["key"], "token");
-                TOKEN.to_string()
+                let reference = &var["valueFrom"]["secretKeyRef"];
+                let (secret, key) = (&reference["name"], &reference["key"]);
+                let found = secrets.iter().find(|(s, k, _)| secret == s && key == k);
+                let (_, _, value) = found.unwrap_or_else(|| {
+                    panic!("CreateContainerConfigError: no key {key} in Secret {secret}")
+                });
+                value.to_string()
             }
         };
         env.insert(name, value);
@@ -360,19 +380,26 @@ struct Scenario {
     list: Value,
 }
 
+/// A directory standing in for the image: the binary under the names on its PATH, a `tmp/`
+/// for flytekit, and `dask.yaml` with three one-core workers.
+fn image_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tmp")).unwrap();
+    for name in ["wasmdask", "dask-scheduler", "dask-worker", "dask"] {
+        std::os::unix::fs::symlink(BIN, dir.path().join(name)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("dask.yaml"),
+        "workers: {number_of_workers: 3, limits: {cpu: '1', mem: 1Gi}}",
+    )
+    .unwrap();
+    dir
+}
+
 impl Scenario {
     fn render(component: &str, function: &str, inputs: &[&str]) -> Scenario {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("tmp")).unwrap();
-        for name in ["wasmdask", "dask-scheduler", "dask-worker", "dask"] {
-            std::os::unix::fs::symlink(BIN, dir.path().join(name)).unwrap();
-        }
+        let dir = image_dir();
         let config = dir.path().join("dask.yaml");
-        std::fs::write(
-            &config,
-            "workers: {number_of_workers: 3, limits: {cpu: '1', mem: 1Gi}}",
-        )
-        .unwrap();
         let out = dir.path().join("out");
         let mut args = vec![
             "--format",
@@ -396,7 +423,7 @@ impl Scenario {
     }
 
     fn start(&self) -> (LocalPods, Command) {
-        LocalPods::start(&self.list, self.dir.path())
+        LocalPods::start(&self.list, self.dir.path(), SECRETS)
     }
 
     fn out(&self) -> String {
@@ -494,5 +521,111 @@ fn rendered_pods_report_a_guest_error_in_error_pb() {
             .unwrap()
             .contains("the model diverged"),
         "{error}"
+    );
+}
+
+/// The token's way on a real Flyte cluster: `serialize` gives the task a pod template whose
+/// primary container takes `WASMDASK_TOKEN` from a Secret; the Flyte backend makes the runner,
+/// scheduler and workers from that container, and the operator's own builders expand the
+/// DaskJob into pods (`tests/k8s/flyte_backend.py`), which run here as local processes.
+#[test]
+fn a_serialized_task_runs_as_flyte_and_the_operator_start_it() {
+    let dir = image_dir();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let output = wasmdask(&[
+        "serialize",
+        guests::EXAMPLE_RUST,
+        "--image",
+        "wasmdask:local",
+        "--config",
+        &path("dask.yaml"),
+        "--component-uri",
+        guests::EXAMPLE_RUST,
+        "-f",
+        "sum-of-squares",
+        "--name",
+        "example",
+        "-o",
+        &path("spec"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let tmp = dir.path().join("tmp");
+    flytekit(
+        &tmp,
+        &[
+            "write-inputs",
+            &path("inputs.pb"),
+            r#"{"n": ["int", 1000]}"#,
+        ],
+    );
+    let built = Command::new(python())
+        .arg(repo().join("tests/k8s/flyte_backend.py"))
+        .args([
+            &path("spec/0_example.sum_of_squares_1.pb"),
+            "f3a9c2d1e0b4-n0-0",
+            "flytesnacks-development",
+            &path("inputs.pb"),
+            &path("out"),
+        ])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    let built: Value = serde_json::from_str(stdout(&built).trim()).unwrap();
+
+    // Every role reads the token from the Secret: a reference, not a value.
+    let job = &built["daskjob"]["spec"];
+    let token = json!({"name": "WASMDASK_TOKEN",
+                       "valueFrom": {"secretKeyRef": {"name": "wasmdask-token", "key": "token"}}});
+    for role in [
+        &job["job"]["spec"],
+        &job["cluster"]["spec"]["scheduler"]["spec"],
+        &job["cluster"]["spec"]["worker"]["spec"],
+    ] {
+        let env = role["containers"][0]["env"].as_array().unwrap();
+        assert!(env.contains(&token), "{role:#}");
+    }
+
+    // With an empty token in the Secret, the scheduler refuses to listen beyond loopback. (Its
+    // env names no Service address to point at loopback.)
+    let list = &built["list"];
+    let scheduler = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["kind"] == "Pod" && i["metadata"]["labels"]["dask.org/component"] == "scheduler"
+        })
+        .unwrap();
+    let empty: Secrets = &[("wasmdask-token", "token", "")];
+    let refused = container_command(
+        &scheduler["spec"]["containers"][0],
+        dir.path(),
+        "no-service",
+        0,
+        empty,
+    )
+    .args([
+        "--port",
+        &free_port().to_string(),
+        "--dashboard-address",
+        "none",
+    ])
+    .output()
+    .unwrap();
+    assert!(!refused.status.success());
+    assert_stderr_has(&refused, "beyond loopback, and needs a shared token");
+
+    let (pods, runner) = LocalPods::start(list, dir.path(), SECRETS);
+    let output = finish(runner, Duration::from_secs(60));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        flytekit(&tmp, &["read-outputs", &path("out"), "int"]),
+        json!({"o0": 333833500})
+    );
+    assert_eq!(
+        pods.state().unwrap()["totals"]["completed"],
+        1000,
+        "the squares ran on the workers"
     );
 }

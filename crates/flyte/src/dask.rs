@@ -190,6 +190,7 @@ impl Dask {
                 resources: Some(to_idl_resources(
                     self.scheduler.requests.as_ref(),
                     self.scheduler.limits.as_ref(),
+                    DASK_ROLE_ORDER,
                 )),
             }),
             workers: Some(DaskWorkerGroup {
@@ -198,40 +199,63 @@ impl Dask {
                 resources: Some(to_idl_resources(
                     self.workers.requests.as_ref(),
                     self.workers.limits.as_ref(),
+                    DASK_ROLE_ORDER,
                 )),
             }),
         }
     }
 }
 
-/// flytekit's `convert_resources_to_resource_model`: entries in the order CPU, MEMORY, GPU,
-/// EPHEMERAL_STORAGE, only those that are set.
+/// The order of a Dask role's resource entries, as flytekit's
+/// `convert_resources_to_resource_model` writes them.
+const DASK_ROLE_ORDER: [ResourceName; 4] = [
+    ResourceName::Cpu,
+    ResourceName::Memory,
+    ResourceName::Gpu,
+    ResourceName::EphemeralStorage,
+];
+
+/// The order of the task container's resource entries, as flytekit's
+/// `_get_container_definition` writes them (not the Dask roles' order).
+pub(crate) const TASK_CONTAINER_ORDER: [ResourceName; 4] = [
+    ResourceName::EphemeralStorage,
+    ResourceName::Cpu,
+    ResourceName::Gpu,
+    ResourceName::Memory,
+];
+
+/// The flyteidl form of requests and limits: only the entries that are set, in `order`, so
+/// the bytes are flytekit's.
 pub(crate) fn to_idl_resources(
     requests: Option<&Resources>,
     limits: Option<&Resources>,
+    order: [ResourceName; 4],
 ) -> IdlResources {
+    let entries = |r: Option<&Resources>| r.map(|r| r.entries(order)).unwrap_or_default();
     IdlResources {
-        requests: requests.map(Resources::entries).unwrap_or_default(),
-        limits: limits.map(Resources::entries).unwrap_or_default(),
+        requests: entries(requests),
+        limits: entries(limits),
     }
 }
 
 impl Resources {
-    fn entries(&self) -> Vec<ResourceEntry> {
-        [
-            (ResourceName::Cpu, &self.cpu),
-            (ResourceName::Memory, &self.mem),
-            (ResourceName::Gpu, &self.gpu),
-            (ResourceName::EphemeralStorage, &self.ephemeral_storage),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| {
-            value.as_ref().map(|q| ResourceEntry {
-                name: name as i32,
-                value: q.as_str().to_string(),
+    fn entries(&self, order: [ResourceName; 4]) -> Vec<ResourceEntry> {
+        order
+            .into_iter()
+            .filter_map(|name| {
+                let value = match name {
+                    ResourceName::Cpu => &self.cpu,
+                    ResourceName::Memory => &self.mem,
+                    ResourceName::Gpu => &self.gpu,
+                    ResourceName::EphemeralStorage => &self.ephemeral_storage,
+                    ResourceName::Unknown | ResourceName::Storage => &None,
+                };
+                value.as_ref().map(|q| ResourceEntry {
+                    name: name as i32,
+                    value: q.as_str().to_string(),
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 
     /// Parses `cpu=2,mem=4Gi,gpu=1,ephemeral_storage=10Gi` (the command-line form).
@@ -313,16 +337,12 @@ mod tests {
     #[test]
     fn resource_entries_follow_flytekits_order() {
         let r = Resources::parse_pairs("ephemeral_storage=1Gi,gpu=1,mem=2Gi,cpu=500m").unwrap();
-        let names: Vec<i32> = r.entries().iter().map(|e| e.name).collect();
-        assert_eq!(
-            names,
-            [
-                ResourceName::Cpu as i32,
-                ResourceName::Memory as i32,
-                ResourceName::Gpu as i32,
-                ResourceName::EphemeralStorage as i32
-            ]
-        );
+        for order in [DASK_ROLE_ORDER, TASK_CONTAINER_ORDER] {
+            let names: Vec<i32> = r.entries(order).iter().map(|e| e.name).collect();
+            assert_eq!(names, order.map(|n| n as i32));
+        }
+        let cpu_only = Resources::parse_pairs("cpu=1").unwrap();
+        assert_eq!(cpu_only.entries(TASK_CONTAINER_ORDER).len(), 1);
         assert!(
             Resources::parse_pairs("disk=1Gi")
                 .unwrap_err()

@@ -7,7 +7,8 @@
 //! - [`idl`] — the flyteidl subset in `proto/flyteidl/` (prost) and its proto3-JSON form.
 //! - `interface`, [`literals`] — a component export's Flyte interface, and Flyte literals ⇄
 //!   component values.
-//! - [`template`] — the TaskTemplate `wasmdask serialize` writes.
+//! - [`template`] — the TaskTemplate `wasmdask serialize` writes, and [`pod_template`], the
+//!   flytekit `PodTemplate` that can become its target (how a Secret reaches every pod).
 //! - [`execute`] — the pieces of the pyflyte-execute contract (`inputs.pb` → `outputs.pb` or
 //!   `error.pb`) that the job runner (`wasmdask-runner`) puts together.
 
@@ -18,6 +19,7 @@ pub mod execute;
 pub mod idl;
 mod interface;
 pub mod literals;
+pub mod pod_template;
 mod quantity;
 pub mod template;
 

@@ -3,9 +3,10 @@
 //! It is what flytekit's `DaskTask` serializes (same `type`, same `custom`, same argument
 //! placeholders), except that the runner's command is `wasmdask execute` and the code is a
 //! component named by URI *and digest*, so the runner verifies it fetched the bytes that were
-//! serialized.
+//! serialized. With a [`PodTemplate`] the target is a `k8s_pod` instead of a container, as
+//! flytekit writes `@task(pod_template=...)`.
 
-use super::dask::{Dask, Resources, to_idl_resources};
+use super::dask::{Dask, Resources, TASK_CONTAINER_ORDER, to_idl_resources};
 use super::idl::admin::TaskSpec;
 use super::idl::core::{
     Container, Identifier, ResourceType, RetryStrategy, RuntimeMetadata, TaskMetadata,
@@ -13,6 +14,7 @@ use super::idl::core::{
 };
 use super::idl::{json_to_struct, to_json};
 use super::interface::typed_interface;
+use super::pod_template::{PRIMARY_CONTAINER_KEY, PodTemplate};
 use wasmdask_sandbox::TaskSig;
 
 /// flytekitplugins-dask's task type.
@@ -47,6 +49,9 @@ pub struct TemplateOptions {
     pub requests: Option<Resources>,
     /// The task container's limits, as `@task(limits=...)` would write them.
     pub limits: Option<Resources>,
+    /// The task's pod template (`@task(pod_template=...)`): the runner, scheduler and workers
+    /// all start from it.
+    pub pod_template: Option<PodTemplate>,
 }
 
 /// `<uri>@sha256:<hex>`: the component reference `wasmdask execute` takes.
@@ -109,6 +114,30 @@ pub fn task_spec(task: &TaskSig, dask: &Dask, options: &TemplateOptions) -> Task
         serde_json::Value::Object(map) => json_to_struct(&map),
         other => unreachable!("a message is a JSON object, got {other}"),
     };
+    let container = Container {
+        image: options.image.clone(),
+        command: Vec::new(),
+        args: execute_args(
+            &component_ref(&options.component_uri, &options.digest),
+            &task.name,
+        ),
+        resources: Some(to_idl_resources(
+            options.requests.as_ref(),
+            options.limits.as_ref(),
+            TASK_CONTAINER_ORDER,
+        )),
+        env: Vec::new(),
+    };
+    let config = options
+        .pod_template
+        .iter()
+        .map(|p| {
+            (
+                PRIMARY_CONTAINER_KEY.into(),
+                p.primary_container_name.clone(),
+            )
+        })
+        .collect();
     let template = TaskTemplate {
         id: Some(Identifier {
             resource_type: ResourceType::Task as i32,
@@ -131,21 +160,12 @@ pub fn task_spec(task: &TaskSig, dask: &Dask, options: &TemplateOptions) -> Task
         }),
         interface: Some(typed_interface(task)),
         custom: Some(custom),
-        target: Some(task_template::Target::Container(Container {
-            image: options.image.clone(),
-            command: Vec::new(),
-            args: execute_args(
-                &component_ref(&options.component_uri, &options.digest),
-                &task.name,
-            ),
-            resources: Some(to_idl_resources(
-                options.requests.as_ref(),
-                options.limits.as_ref(),
-            )),
-            env: Vec::new(),
-        })),
+        target: Some(match &options.pod_template {
+            Some(pod_template) => task_template::Target::K8sPod(pod_template.k8s_pod(&container)),
+            None => task_template::Target::Container(container),
+        }),
         task_type_version: 0,
-        config: Default::default(),
+        config,
     };
     TaskSpec {
         template: Some(template),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{RenderSpec, dask_cluster, dask_job, pods};
+use super::{DEFAULT_TOKEN_SECRET, RenderSpec, TokenSecret, dask_cluster, dask_job, pods};
 use wasmdask_flyte::template::execute_args_at;
 use wasmdask_flyte::{Dask, Resources};
 
@@ -38,7 +38,7 @@ fn spec(dask: &str) -> RenderSpec {
             "s3://bucket/runs/1/inputs.pb",
             "s3://bucket/runs/1",
         ),
-        token_secret: Some("wasmdask-token".into()),
+        token_secret: TokenSecret::parse_flag(DEFAULT_TOKEN_SECRET).unwrap(),
     }
 }
 

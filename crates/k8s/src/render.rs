@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvVar, EnvVarSource, Pod, PodSpec, SecretKeySelector, Service,
-    ServicePort, ServiceSpec,
+    Container, ContainerPort, EnvVar, Pod, PodSpec, Service, ServicePort, ServiceSpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -18,7 +17,8 @@ use super::crd::{
 };
 use super::names::{NameError, check_cluster_name, check_namespace};
 use super::resources::RoleResources;
-use wasmdask_cluster::address::{DASHBOARD_PORT, SCHEDULER_ADDRESS_ENV, SCHEDULER_PORT, TOKEN_ENV};
+use super::token::TokenSecret;
+use wasmdask_cluster::address::{DASHBOARD_PORT, SCHEDULER_ADDRESS_ENV, SCHEDULER_PORT};
 use wasmdask_flyte::{Dask, Resources};
 
 /// Names of the containers, as the plugin renames them.
@@ -27,8 +27,6 @@ pub(crate) const SCHEDULER_CONTAINER: &str = "scheduler";
 pub(crate) const WORKER_CONTAINER: &str = "dask-worker";
 /// The variable the operator sets to a worker's Deployment (here: Pod) name.
 pub(crate) const WORKER_NAME_ENV: &str = "DASK_WORKER_NAME";
-/// The key of the token in its Secret.
-pub(crate) const TOKEN_KEY: &str = "token";
 
 const CLUSTER_LABEL: &str = "dask.org/cluster-name";
 const COMPONENT_LABEL: &str = "dask.org/component";
@@ -55,8 +53,9 @@ pub struct RenderSpec {
     pub task_limits: Option<Resources>,
     /// The runner container's args (see [`wasmdask_flyte::template::execute_args_at`]).
     pub runner_args: Vec<String>,
-    /// A Secret whose key `token` every container gets as `WASMDASK_TOKEN`.
-    pub token_secret: Option<String>,
+    /// The Secret key every container gets as `WASMDASK_TOKEN` (as a task's pod template
+    /// gives it to all three roles under Flyte).
+    pub token_secret: Option<TokenSecret>,
 }
 
 /// A spec that cannot be rendered.
@@ -136,18 +135,7 @@ impl RenderSpec {
         args: Vec<String>,
         resources: &RoleResources,
     ) -> Container {
-        let token = self.token_secret.as_ref().map(|secret| EnvVar {
-            name: TOKEN_ENV.into(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: secret.clone(),
-                    key: TOKEN_KEY.into(),
-                    ..SecretKeySelector::default()
-                }),
-                ..EnvVarSource::default()
-            }),
-            ..EnvVar::default()
-        });
+        let token = self.token_secret.as_ref().map(TokenSecret::env_var);
         Container {
             name: name.into(),
             image: Some(image.unwrap_or(&self.image).clone()),

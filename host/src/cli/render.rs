@@ -15,7 +15,7 @@ use super::Failure;
 use super::{absolute_uri, load_dask};
 use wasmdask_flyte::Resources;
 use wasmdask_flyte::template::{component_ref, execute_args_at};
-use wasmdask_k8s::default_cluster_name;
+use wasmdask_k8s::{DEFAULT_TOKEN_SECRET, TokenSecret, default_cluster_name};
 use wasmdask_k8s::{RenderSpec, dask_cluster, dask_job, pods};
 use wasmdask_runner::inputs::{inputs_map, write_inputs};
 use wasmdask_runner::storage::Location;
@@ -30,8 +30,11 @@ Examples:
   kubectl get daskjobs      # then read s3://bucket/runs/1/outputs.pb (or error.pb)
 
 The inputs after `--` are written as inputs.pb to --inputs (default <output-prefix>/inputs.pb);
-without them, --inputs names an inputs.pb that already exists. Every container reads the
-scheduler token from the Secret named by --token-secret (key `token`).";
+without them, --inputs names an inputs.pb that already exists.
+
+The scheduler listens beyond loopback, so it refuses to start without WASMDASK_TOKEN: every
+container reads it from the Secret key --token-secret names (NAME or NAME/KEY, as for
+`wasmdask serialize`), which the `kubectl create secret` line above makes.";
 
 /// What to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,9 +99,17 @@ pub struct RenderArgs {
     #[arg(long, value_name = "RESOURCES", value_parser = Resources::parse_pairs)]
     pub task_limits: Option<Resources>,
 
-    /// The Secret (key `token`) every container reads as WASMDASK_TOKEN; "" for none.
-    #[arg(long, value_name = "SECRET", default_value = "wasmdask-token")]
-    pub token_secret: String,
+    /// The Secret every container reads WASMDASK_TOKEN from: NAME (key `token`) or NAME/KEY;
+    /// "" for none.
+    // Spelled out as `::std::option::Option` so clap keeps the parser's `None` for "" instead
+    // of reading the flag as optional.
+    #[arg(
+        long,
+        value_name = "NAME[/KEY]",
+        default_value = DEFAULT_TOKEN_SECRET,
+        value_parser = TokenSecret::parse_flag
+    )]
+    pub token_secret: ::std::option::Option<TokenSecret>,
 
     /// Print JSON instead of YAML.
     #[arg(long)]
@@ -160,7 +171,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
         task_requests: args.task_requests.clone(),
         task_limits: args.task_limits.clone(),
         runner_args: runner,
-        token_secret: Some(args.token_secret.clone()).filter(|s| !s.is_empty()),
+        token_secret: args.token_secret.clone(),
     };
     let usage = |e: wasmdask_k8s::RenderError| Failure::usage(e.to_string());
     let text = match args.format {

@@ -13,10 +13,12 @@ use wasmdask_flyte::idl::to_json;
 use wasmdask_flyte::template::{
     DOMAIN_PLACEHOLDER, PROJECT_PLACEHOLDER, TemplateOptions, VERSION_PLACEHOLDER, task_spec,
 };
+use wasmdask_k8s::{DEFAULT_TOKEN_SECRET, TokenSecret};
 use wasmdask_runner::task::inspect_component;
 
 const SERIALIZE_EXAMPLES: &str = "\
 Examples:
+  kubectl create secret generic wasmdask-token --from-literal=token=$(openssl rand -hex 16)
   wasmdask serialize tasks.wasm --config dask.yaml --image ghcr.io/me/wasmdask:0.1 \\
       --component-uri s3://my-bucket/tasks/tasks.wasm -o flyte-out
   flytectl register files flyte-out/*.pb --project flytesnacks --domain development --version v1
@@ -27,7 +29,14 @@ dask.yaml mirrors flytekitplugins-dask's Dask(...) (YAML, JSON or TOML):
 
 Each task is written as NN_<name>_1.pb (a flyteidl.admin.TaskSpec, as `pyflyte package`
 writes); --json adds the same as proto3 JSON. The runner fetches the component from
---component-uri and checks its digest, so upload the exact file you serialized.";
+--component-uri and checks its digest, so upload the exact file you serialized.
+
+The scheduler pod listens beyond loopback, so it refuses to start without WASMDASK_TOKEN. Each
+task therefore carries a pod template (flytekit's `@task(pod_template=...)` form) whose primary
+container reads WASMDASK_TOKEN from the Secret key --token-secret names; the Flyte backend
+builds the runner, the scheduler and the workers from it. Create that Secret once per
+namespace that runs the task (the `kubectl create secret` line above, with
+`-n <project>-<domain>`).";
 
 #[derive(Debug, Args)]
 #[command(after_help = SERIALIZE_EXAMPLES)]
@@ -73,6 +82,18 @@ pub struct SerializeArgs {
     #[arg(long, value_name = "RESOURCES", value_parser = Resources::parse_pairs)]
     pub task_limits: Option<Resources>,
 
+    /// The Secret every pod reads WASMDASK_TOKEN from: NAME (key `token`) or NAME/KEY; ""
+    /// for none (then your own pod template must set it, or the scheduler will not start).
+    // Spelled out as `::std::option::Option` so clap keeps the parser's `None` for "" instead
+    // of reading the flag as optional.
+    #[arg(
+        long,
+        value_name = "NAME[/KEY]",
+        default_value = DEFAULT_TOKEN_SECRET,
+        value_parser = TokenSecret::parse_flag
+    )]
+    pub token_secret: ::std::option::Option<TokenSecret>,
+
     /// Serialize only this export (repeatable) [default: every export].
     #[arg(short, long = "function", value_name = "NAME")]
     pub functions: Vec<String>,
@@ -113,6 +134,12 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
             absolute
         }
     };
+    if args.token_secret.is_none() {
+        eprintln!(
+            "note: no --token-secret: the scheduler pod refuses to start without \
+             WASMDASK_TOKEN unless a pod template of your own sets it"
+        );
+    }
     let options = TemplateOptions {
         image: args.image.clone(),
         name_prefix: args.name.clone().unwrap_or_else(|| {
@@ -127,6 +154,7 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
         digest: component.digest.clone(),
         requests: args.task_requests.clone(),
         limits: args.task_limits.clone(),
+        pod_template: args.token_secret.as_ref().map(TokenSecret::pod_template),
     };
     std::fs::create_dir_all(&args.output)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", args.output.display())))?;

@@ -4,10 +4,9 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 mod cli;
 
-use cli::{Cli, dask_compat};
+use cli::{Cli, LogFormat, Logging, dask_compat};
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();
@@ -19,20 +18,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(default_filter(&cli))),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let logging = Logging::new(cli.log_format, default_filter(&cli));
+    logging.init();
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    match cli::dispatch(cli) {
+    match cli::dispatch(cli, logging) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {failure}");
+            // A log collector reading JSON lines gets the failure as one of them.
+            match logging.format {
+                LogFormat::Text => eprintln!("error: {failure}"),
+                LogFormat::Json => tracing::error!(exit_code = failure.code, "{failure}"),
+            }
             ExitCode::from(failure.code)
         }
     }

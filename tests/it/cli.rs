@@ -178,3 +178,136 @@ fn inspect_lists_tasks_with_wit_and_flyte_types() {
         stdout(&text)
     );
 }
+
+/// Runs `wasmdask ARGS…` in `dir` with `input` on stdin (as [`wasmdask`] does otherwise).
+fn wasmdask_in(dir: &std::path::Path, args: &[&str], input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasmdask"))
+        .args(args)
+        .current_dir(dir)
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wasmdask");
+    // A command that fails before reading stdin closes it: not a failure of the test.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().expect("wait for wasmdask")
+}
+
+/// `wasmdask run guests::TYPES -f FUNCTION --json -- ARGS…` in `dir`, with `input` on stdin.
+fn run_types(
+    dir: &std::path::Path,
+    function: &str,
+    args: &[&str],
+    input: &[u8],
+) -> std::process::Output {
+    let mut all = vec!["run", guests::TYPES, "-f", function, "--json", "--"];
+    all.extend(args);
+    wasmdask_in(dir, &all, input)
+}
+
+#[track_caller]
+fn json_out(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_str(stdout(out).trim()).unwrap()
+}
+
+#[test]
+fn run_reads_a_big_argument_from_a_file_or_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let numbers: Vec<u32> = (0..100_000).map(|n| n * 7).collect();
+    let json = serde_json::to_vec(&numbers).unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/xs.json"), &json).unwrap();
+    let expected = serde_json::json!(numbers);
+    // Relative to the current directory, or absolute.
+    let out = run_types(dir.path(), "echo-list-u32", &["x=@data/xs.json"], b"");
+    assert_eq!(json_out(&out), expected);
+    let absolute = format!("x=@{}", dir.path().join("data/xs.json").display());
+    let out = run_types(dir.path(), "echo-list-u32", &[&absolute], b"");
+    assert_eq!(json_out(&out), expected);
+    let out = run_types(dir.path(), "echo-list-u32", &["x=@-"], &json);
+    assert_eq!(json_out(&out), expected);
+    // A string parameter takes the file's text as it is; `@@` passes a literal `@`.
+    let out = run_types(dir.path(), "echo-string", &["x=@-"], b"{\"not\": json}\n");
+    assert_eq!(json_out(&out), "{\"not\": json}\n");
+    let out = run_types(dir.path(), "echo-string", &["x=@@me"], b"");
+    assert_eq!(json_out(&out), "@me");
+    // Files and literal values mix.
+    std::fs::write(dir.path().join("tags.json"), br#"["a", "b"]"#).unwrap();
+    let out = run_types(
+        dir.path(),
+        "describe",
+        &["name=@-", "age=30", "tags=@tags.json"],
+        b"Ada",
+    );
+    assert_eq!(json_out(&out), "Ada (30): a, b");
+}
+
+#[test]
+fn file_arguments_that_fail_name_the_parameter_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.json"),
+        br#"[{"full-name": "A", "age": 3}, {"full-name": "B", "age": 300}]"#,
+    )
+    .unwrap();
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "echo-list-u32",
+            &["x=@./missing.json"],
+            "argument `x`: cannot read @./missing.json: No such file or directory (os error 2)",
+        ),
+        (
+            "echo-list-record",
+            &["x=@people.json"],
+            "@people.json: at `x[1].age`: expected u8 (an integer from 0 to 255), got 300",
+        ),
+        ("echo-string", &["x=@"], "`@` names no file"),
+        (
+            "describe",
+            &["name=@-", "age=1", "tags=@-"],
+            "arguments `name` and `tags` both read stdin",
+        ),
+    ];
+    for (function, args, needle) in cases {
+        let out = run_types(dir.path(), function, args, b"\"x\"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_stderr_has(&out, needle);
+    }
+}
+
+#[test]
+fn render_writes_inputs_read_from_a_file() {
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let numbers: Vec<u32> = (0..100_000).collect();
+    std::fs::write(
+        dir.path().join("xs.json"),
+        serde_json::to_vec(&numbers).unwrap(),
+    )
+    .unwrap();
+    let prefix = dir.path().join("out");
+    let args = [
+        "render",
+        guests::TYPES,
+        "-f",
+        "echo-list-u32",
+        "--image",
+        "ghcr.io/example/wasmdask:0.1",
+        "--output-prefix",
+        prefix.to_str().unwrap(),
+        "--",
+        "x=@xs.json",
+    ];
+    let out = wasmdask_in(dir.path(), &args, b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(prefix.join("inputs.pb")).unwrap();
+    let inputs = wasmdask_flyte::idl::core::LiteralMap::decode(bytes.as_slice()).unwrap();
+    let x = wasmdask_flyte::literals::literal_to_json(&inputs.literals["x"]).unwrap();
+    assert_eq!(x, serde_json::json!(numbers));
+}

@@ -15,6 +15,7 @@ mod graph;
 mod image;
 mod invalid;
 mod k8s;
+mod logs;
 mod observability;
 mod polyglot;
 mod roundtrip;

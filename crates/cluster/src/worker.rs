@@ -114,46 +114,56 @@ pub async fn run(
     pool.set_observer(recorder.clone());
     let pool = Arc::new(pool);
     let plane = start_data_plane(&config).await?;
-    tokio::pin!(shutdown);
-    let mut disconnected_since = Instant::now();
-    let mut last_error;
-    loop {
-        let session = async {
-            let client = remote::connect(&config.target).await?;
-            Ok::<_, RemoteError>(serve(&config, client, &pool, &fanout, &recorder, &plane).await)
-        };
-        tokio::select! {
-            _ = &mut shutdown => {
-                tracing::info!("worker stopping");
-                return Ok(());
-            }
-            outcome = session => match outcome {
+    let serving = async {
+        let mut disconnected_since = Instant::now();
+        loop {
+            let session = async {
+                let client = remote::connect(&config.target).await?;
+                Ok::<_, RemoteError>(
+                    serve(&config, client, &pool, &fanout, &recorder, &plane).await,
+                )
+            };
+            let last_error = match session.await {
                 Ok(Ended::Shutdown(reason)) => {
                     tracing::info!("the scheduler shut down: {reason}; worker exiting");
                     return Ok(());
                 }
                 Ok(Ended::Broken { reason, registered }) => {
-                    tracing::warn!("lost the scheduler: {reason}; reconnecting");
-                    last_error = reason;
+                    // A scheduler this worker never registered with was not lost: like a failed
+                    // connect, a failed registration (say, a scheduler stopping as the worker
+                    // comes up) is reported only if the death timeout runs out, by its error.
                     if registered {
+                        tracing::warn!("lost the scheduler: {reason}; reconnecting");
                         disconnected_since = Instant::now();
+                    } else {
+                        tracing::debug!("{reason}");
                     }
+                    reason
                 }
                 Ok(Ended::Fatal(reason)) => return Err(WorkerError::Refused(reason)),
                 Err(e) => {
                     tracing::debug!("{e}");
-                    last_error = e.to_string();
+                    e.to_string()
                 }
+            };
+            let waited = disconnected_since.elapsed();
+            if waited > config.death_timeout {
+                return Err(WorkerError::DeathTimeout {
+                    waited,
+                    last: last_error,
+                });
             }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let waited = disconnected_since.elapsed();
-        if waited > config.death_timeout {
-            return Err(WorkerError::DeathTimeout {
-                waited,
-                last: last_error,
-            });
+    };
+    // Watched over the pauses between attempts too, so a worker told to stop while it waits
+    // to reconnect stops at once.
+    tokio::select! {
+        () = shutdown => {
+            tracing::info!("worker stopping");
+            Ok(())
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        result = serving => result,
     }
 }
 

@@ -36,6 +36,9 @@ pub enum ClusterChoice {
         worker_flags: Vec<String>,
         /// Each worker's `--memory-limit` in bytes.
         memory_limit: u64,
+        /// Environment variables set for every process on top of this one's: how to log, so
+        /// the processes log as this one does whatever their stderr is.
+        env: Vec<(String, String)>,
     },
 }
 
@@ -86,8 +89,9 @@ impl ClusterGuard {
                 workers,
                 worker_flags,
                 memory_limit,
+                env,
             } => {
-                let spawned = LocalProcesses::start(workers, &worker_flags, memory_limit)?;
+                let spawned = LocalProcesses::start(workers, &worker_flags, memory_limit, &env)?;
                 let target = spawned.target.clone();
                 (target, Duration::from_secs(15), Some(spawned))
             }
@@ -150,11 +154,16 @@ async fn connect_with_retry(
     }
 }
 
-/// The child processes of a local cluster; killed on drop.
+/// How long the processes of a local cluster get to exit after the scheduler is asked to stop;
+/// what is still running then is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// The child processes of a local cluster; stopped on drop.
 #[derive(Debug)]
 struct LocalProcesses {
     target: Target,
-    children: Vec<Child>,
+    scheduler: Child,
+    workers: Vec<Child>,
 }
 
 impl LocalProcesses {
@@ -162,6 +171,7 @@ impl LocalProcesses {
         workers: usize,
         worker_flags: &[String],
         memory_limit: u64,
+        env: &[(String, String)],
     ) -> Result<Self, SystemError> {
         let exe = std::env::current_exe()
             .map_err(|e| SystemError::host(format!("cannot find the wasmdask binary: {e}")))?;
@@ -173,19 +183,16 @@ impl LocalProcesses {
         let token = random_token()?;
         let target = Target::new(&address, Some(token.clone()), None)
             .map_err(|e| SystemError::host(e.to_string()))?;
-        let mut cluster = LocalProcesses {
-            target,
-            children: Vec::new(),
-        };
         let spawn = |args: Vec<String>| {
             Command::new(&exe)
                 .args(args)
                 .env(TOKEN_ENV, &token)
+                .envs(env.iter().map(|(name, value)| (name, value)))
                 .stdin(Stdio::null())
                 .spawn()
                 .map_err(|e| SystemError::host(format!("cannot start a cluster process: {e}")))
         };
-        cluster.children.push(spawn(vec![
+        let scheduler = spawn(vec![
             "scheduler".into(),
             "--host".into(),
             "127.0.0.1".into(),
@@ -193,7 +200,12 @@ impl LocalProcesses {
             port.to_string(),
             "--dashboard-address".into(),
             "none".into(),
-        ])?);
+        ])?;
+        let mut cluster = LocalProcesses {
+            target,
+            scheduler,
+            workers: Vec::new(),
+        };
         for i in 0..workers {
             let mut args = vec![
                 "worker".into(),
@@ -207,19 +219,54 @@ impl LocalProcesses {
             ];
             args.push(format!("--memory-limit={memory_limit}"));
             args.extend(worker_flags.iter().cloned());
-            cluster.children.push(spawn(args)?);
+            cluster.workers.push(spawn(args)?);
         }
         Ok(cluster)
     }
 }
 
 impl Drop for LocalProcesses {
+    /// Stops the cluster the way a scheduler pod is stopped: the scheduler, asked to stop, tells
+    /// its workers, which then exit on their own. Killing the scheduler instead (or before the
+    /// workers) had every worker warn that it lost the scheduler at the end of every run.
     fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
+        let deadline = Instant::now() + STOP_GRACE;
+        ask_to_stop(&mut self.scheduler);
+        exit_by(&mut self.scheduler, deadline);
+        // A worker that was still connecting when the run ended was told nothing.
+        for worker in &mut self.workers {
+            if matches!(worker.try_wait(), Ok(None)) {
+                ask_to_stop(worker);
+            }
+        }
+        for worker in &mut self.workers {
+            exit_by(worker, deadline);
         }
     }
+}
+
+/// Waits for `child` to exit until `deadline`, then kills it.
+fn exit_by(child: &mut Child, deadline: Instant) {
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// SIGTERM, which `wasmdask scheduler` and `wasmdask worker` answer with a clean shutdown.
+#[cfg(unix)]
+fn ask_to_stop(child: &mut Child) {
+    let _ = rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::TERM,
+    );
+}
+
+/// Without signals there is no asking: the processes are killed.
+#[cfg(not(unix))]
+fn ask_to_stop(child: &mut Child) {
+    let _ = child.kill();
 }
 
 /// The one-off token of a loopback cluster: 128 bits from the operating system's generator.

@@ -7,14 +7,22 @@ use prost::Message;
 use wasmdask_flyte::idl::core::LiteralMap;
 use wasmdask_flyte::literals::inputs_from_vals;
 use wasmdask_sandbox::TaskSig;
+use wasmdask_values::ArgFile;
 
-/// The `key=value` inputs of `task` as a `LiteralMap` keyed by the Flyte variable names.
+/// The `key=value` inputs of `task` as a `LiteralMap` keyed by the Flyte variable names;
+/// `read` reads the `key=@FILE` values, as for
+/// [`args_from_key_values`](wasmdask_values::args_from_key_values).
 ///
 /// # Errors
 ///
-/// [`RunError::Usage`] naming the parameter that does not parse or convert.
-pub fn inputs_map(task: &TaskSig, pairs: &[String]) -> Result<LiteralMap, RunError> {
-    let vals = wasmdask_values::args_from_key_values(pairs, &task.params)
+/// [`RunError::Usage`] naming the parameter that does not parse or convert, or whose file
+/// cannot be read.
+pub fn inputs_map(
+    task: &TaskSig,
+    pairs: &[String],
+    read: impl FnMut(ArgFile<'_>) -> std::io::Result<Vec<u8>>,
+) -> Result<LiteralMap, RunError> {
+    let vals = wasmdask_values::args_from_key_values(pairs, &task.params, read)
         .map_err(|e| RunError::Usage(format!("`{}`: {e}", task.name)))?;
     inputs_from_vals(&task.params, &vals).map_err(RunError::Usage)
 }

@@ -4,6 +4,11 @@
 //! parameter name); `wasmdask run` takes `key=value` words, where quoting JSON strings in a
 //! shell would be a chore, so a value that is not JSON (or does not fit) is also tried as a
 //! plain string: `name=hello`, `name=123` (for a string parameter), `color=red`, `x=inf`.
+//! A value too big for a command line is read from a file (`key=@file.json`) or stdin
+//! (`key=@-`); this crate only decides what to read and parses the bytes, the caller reads
+//! them ([`ArgFile`]), so value conversion stays free of IO.
+
+use std::fmt;
 
 use serde_json::Value;
 use wasmtime::component::{Type, Val};
@@ -12,6 +17,7 @@ use super::describe::{example, expected, got};
 use super::error::ValueError;
 use super::json::to_val;
 use super::members::Members;
+use super::wit_type::wit_type;
 
 /// The arguments of a call of a function with `params` (as from
 /// [`ComponentFunc::params`](wasmtime::component::types::ComponentFunc::params)).
@@ -66,14 +72,26 @@ pub fn args_from_json(json: &Value, params: &[(String, Type)]) -> Result<Vec<Val
 /// as a plain string, which is how `string`, `char` and `enum` values, variant cases without a
 /// payload and `inf`/`NaN` are usually written. Absent `option` parameters are `none`.
 ///
+/// A value starting with `@` is read with `read` instead, for values too big for a command
+/// line: `key=@PATH` from a file, `key=@-` from stdin (one argument at most, since stdin can
+/// be read once). The bytes are the value's JSON, except for a `string` or `option<string>`
+/// parameter, which takes them as UTF-8 text exactly as they are (a final newline included):
+/// a text file is then passed as it is, without JSON quoting. `key=@@TEXT` is the literal
+/// value `@TEXT` (read as above); a bare `key=@` is an error, as it names no file. Nothing is
+/// read until every word has been checked, so a mistaken command line consumes no stdin.
+///
 /// # Errors
 ///
-/// A word without `=`, an unknown or repeated parameter, a missing parameter, or a value that
-/// does not fit; the message names the parameter, its type and a valid example.
+/// A word without `=`, an unknown or repeated parameter, a missing parameter, a bare `@`, two
+/// arguments reading stdin, or a value that does not fit (the message names the parameter, its
+/// type and a valid example); a file that cannot be read (naming the parameter, the file and
+/// the OS error) or that does not hold a value of the parameter's type (the message starts
+/// with the file).
 pub fn args_from_key_values(
     pairs: &[String],
     params: &[(String, Type)],
-) -> Result<Vec<Val>, ValueError> {
+    mut read: impl FnMut(ArgFile<'_>) -> std::io::Result<Vec<u8>>,
+) -> Result<Vec<Val>, KeyValueError> {
     let members = Members::params(params);
     let mut keys = Vec::with_capacity(pairs.len());
     let mut raws = Vec::with_capacity(pairs.len());
@@ -85,17 +103,154 @@ pub fn args_from_key_values(
         raws.push(raw);
     }
     let slots = members.match_names(&keys)?;
+    // Every value's source, checked before anything is read.
+    let mut stdin_reader: Option<&str> = None;
+    let mut sources = Vec::with_capacity(params.len());
+    for ((name, _), slot) in params.iter().zip(&slots) {
+        let source = slot
+            .map(|position| source(raws[position], name))
+            .transpose()?;
+        if let Some(Source::File(ArgFile::Stdin)) = source {
+            if let Some(first) = stdin_reader {
+                return Err(ValueError::new(format!(
+                    "arguments `{first}` and `{name}` both read stdin (`@-`), which can be read \
+                     once; put one of them in a file and pass it as {name}=@FILE"
+                ))
+                .into());
+            }
+            stdin_reader = Some(name);
+        }
+        sources.push(source);
+    }
     params
         .iter()
-        .zip(slots)
-        .map(|((name, ty), slot)| match slot {
-            Some(position) => key_value(raws[position], ty).map_err(|e| {
-                e.with_hint(&format!("for example {}", example_arg(name, ty)))
-                    .in_name(name)
+        .zip(sources)
+        .map(|((name, ty), source)| match source {
+            Some(Source::Text(raw)) => key_value(raw, ty).map_err(|e| {
+                KeyValueError::from(
+                    e.with_hint(&format!("for example {}", example_arg(name, ty)))
+                        .in_name(name),
+                )
             }),
-            None => members.absent(name, ty),
+            Some(Source::File(file)) => {
+                let bytes = read(file).map_err(|error| KeyValueError::Read {
+                    param: name.clone(),
+                    file: file.to_string(),
+                    error,
+                })?;
+                file_value(bytes, ty).map_err(|e| KeyValueError::InFile {
+                    file: file.to_string(),
+                    error: e.in_name(name),
+                })
+            }
+            None => Ok(members.absent(name, ty)?),
         })
         .collect()
+}
+
+/// Where the value of a `key=@…` argument is read from. The caller of
+/// [`args_from_key_values`] reads it, so this crate does no IO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgFile<'a> {
+    /// `key=@PATH`: the file at `PATH`, relative to the current directory or absolute.
+    Path(&'a str),
+    /// `key=@-`: all of standard input.
+    Stdin,
+}
+
+impl fmt::Display for ArgFile<'_> {
+    /// As the user wrote it: `@data/points.json`, `@- (stdin)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgFile::Path(path) => write!(f, "@{path}"),
+            ArgFile::Stdin => f.write_str("@- (stdin)"),
+        }
+    }
+}
+
+/// Why `key=value` arguments could not be turned into a call's arguments.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyValueError {
+    /// A malformed word, an unknown, repeated or missing parameter, or a value that does not
+    /// fit its parameter.
+    #[error(transparent)]
+    Value(#[from] ValueError),
+    /// The file (or stdin) of a `key=@…` argument could not be read.
+    #[error("argument `{param}`: cannot read {file}: {error}")]
+    Read {
+        /// The parameter whose value it holds.
+        param: String,
+        /// The file as written, `@PATH` or `@- (stdin)`.
+        file: String,
+        /// Why it could not be read.
+        error: std::io::Error,
+    },
+    /// The contents of a `key=@…` argument do not fit the parameter; the error's path starts
+    /// at the parameter, e.g. ``@pts.json: at `points[2].x`: expected s32 …``.
+    #[error("{file}: {error}")]
+    InFile {
+        /// The file as written, `@PATH` or `@- (stdin)`.
+        file: String,
+        /// What in it does not fit.
+        error: ValueError,
+    },
+}
+
+/// A `key=value` value as written: the text itself, or where to read it from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source<'a> {
+    Text(&'a str),
+    File(ArgFile<'a>),
+}
+
+/// What `raw`, the value of parameter `name`, says to read: `@@…` escapes a literal `@`.
+fn source<'a>(raw: &'a str, name: &str) -> Result<Source<'a>, ValueError> {
+    Ok(match raw.strip_prefix('@') {
+        None => Source::Text(raw),
+        Some(escaped) if escaped.starts_with('@') => Source::Text(escaped),
+        Some("-") => Source::File(ArgFile::Stdin),
+        Some("") => {
+            return Err(ValueError::new(format!(
+                "`@` names no file; write {name}=@FILE to read the value from a file, \
+                 {name}=@- to read it from stdin, or {name}=@@ for the text `@`"
+            ))
+            .in_name(name));
+        }
+        Some(path) => Source::File(ArgFile::Path(path)),
+    })
+}
+
+/// The value of `ty` in the bytes of a `key=@…` file: the text itself for a string (so a text
+/// file needs no JSON quoting), JSON for every other type.
+fn file_value(bytes: Vec<u8>, ty: &Type) -> Result<Val, ValueError> {
+    if takes_text(ty) {
+        let text = String::from_utf8(bytes).map_err(|e| {
+            ValueError::new(format!(
+                "not UTF-8 text ({}); a {} parameter takes the file's text",
+                e.utf8_error(),
+                wit_type(ty)
+            ))
+        })?;
+        return to_val(&Value::String(text), ty);
+    }
+    // RFC 8259 lets a parser ignore a byte order mark, which some editors write.
+    let json = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let json: Value = serde_json::from_slice(json).map_err(|syntax| {
+        ValueError::new(format!(
+            "not valid JSON ({syntax}); expected {}",
+            expected(ty)
+        ))
+    })?;
+    to_val(&json, ty)
+}
+
+/// Whether a file for a parameter of `ty` is read as text rather than JSON.
+fn takes_text(ty: &Type) -> bool {
+    match ty {
+        Type::String => true,
+        Type::Option(option) => matches!(option.ty(), Type::String),
+        _ => false,
+    }
 }
 
 fn positional(
@@ -230,6 +385,11 @@ mod tests {
         words.iter().map(|w| w.to_string()).collect()
     }
 
+    /// [`args_from_key_values`] of words that read no file.
+    fn key_values(pairs: &[String], params: &[(String, Type)]) -> Result<Vec<Val>, KeyValueError> {
+        args_from_key_values(pairs, params, |file| panic!("{file} read"))
+    }
+
     fn some(val: Val) -> Val {
         Val::Option(Some(Box::new(val)))
     }
@@ -297,7 +457,7 @@ mod tests {
             vec![Val::U32(4)]
         );
         assert_eq!(
-            args_from_key_values(&words(&["max_len=4"]), &params).unwrap(),
+            key_values(&words(&["max_len=4"]), &params).unwrap(),
             vec![Val::U32(4)]
         );
     }
@@ -355,7 +515,7 @@ mod tests {
         let params = params(
             r#"(param "n" u64) (param "xs" (list float64)) (param "p" $point) (param "ok" bool)"#,
         );
-        let args = args_from_key_values(
+        let args = key_values(
             &words(&[
                 "n=18446744073709551615",
                 "xs=[1.5, inf]",
@@ -370,7 +530,7 @@ mod tests {
             "at `xs`: `[1.5, inf]` is not valid JSON (expected value at line 1 column 7); \
              expected list<f64> (an array); for example xs='[1.5]'"
         );
-        let args = args_from_key_values(
+        let args = key_values(
             &words(&[
                 "n=18446744073709551615",
                 r#"xs=[1.5, "inf"]"#,
@@ -398,7 +558,7 @@ mod tests {
             r#"(param "name" string) (param "initial" char) (param "label" (option string))
                (param "color" $color) (param "shape" $shape) (param "x" float64)"#,
         );
-        let parse = |given: &[&str]| args_from_key_values(&words(given), &params).unwrap();
+        let parse = |given: &[&str]| key_values(&words(given), &params).unwrap();
         let args = parse(&[
             "name=123",
             "initial=7",
@@ -449,11 +609,7 @@ mod tests {
     #[test]
     fn key_value_errors_name_the_parameter_and_show_an_example() {
         let params = n_label();
-        let error = |given: &[&str]| {
-            args_from_key_values(&words(given), &params)
-                .unwrap_err()
-                .to_string()
-        };
+        let error = |given: &[&str]| key_values(&words(given), &params).unwrap_err().to_string();
         assert_eq!(
             error(&["n=abc"]),
             r#"at `n`: expected u32 (an integer from 0 to 4294967295), got "abc"; for example n=42"#
@@ -481,7 +637,7 @@ mod tests {
         );
         let p = super::super::test_types::func_params(DEFS, r#"(param "p" $point)"#);
         assert_eq!(
-            args_from_key_values(&words(&["p={x: 1}"]), &p)
+            key_values(&words(&["p={x: 1}"]), &p)
                 .unwrap_err()
                 .to_string(),
             "at `p`: `{x: 1}` is not valid JSON (key must be a string at line 1 column 2); \
@@ -489,16 +645,187 @@ mod tests {
              for example p='{\"x\":42,\"y\":42}'"
         );
         assert_eq!(
-            args_from_key_values(&words(&["x=1"]), &[])
-                .unwrap_err()
-                .to_string(),
+            key_values(&words(&["x=1"]), &[]).unwrap_err().to_string(),
             "unknown argument `x`; the function takes no arguments"
         );
         assert_eq!(
-            args_from_key_values(&words(&["x"]), &[])
+            key_values(&words(&["x"]), &[]).unwrap_err().to_string(),
+            "unexpected argument `x`: the function takes no arguments"
+        );
+    }
+
+    /// [`args_from_key_values`] with files from `files` (`"-"` is stdin); any other file is
+    /// missing, with the OS's error.
+    fn with_files(
+        given: &[&str],
+        params: &[(String, Type)],
+        files: &[(&str, &[u8])],
+    ) -> Result<Vec<Val>, KeyValueError> {
+        args_from_key_values(&words(given), params, |file| {
+            let name = match file {
+                ArgFile::Path(path) => path,
+                ArgFile::Stdin => "-",
+            };
+            files
+                .iter()
+                .find(|(path, _)| *path == name)
+                .map(|(_, bytes)| bytes.to_vec())
+                .ok_or_else(not_found)
+        })
+    }
+
+    fn not_found() -> std::io::Error {
+        std::io::Error::from_raw_os_error(2)
+    }
+
+    #[test]
+    fn key_files_hold_json_of_the_parameter_type() {
+        let params = params(r#"(param "xs" (list u32)) (param "p" $point) (param "n" u64)"#);
+        let xs: Vec<u32> = (0..100_000).collect();
+        let xs_json = serde_json::to_vec(&xs).unwrap();
+        let args = with_files(
+            &["xs=@data/xs.json", "p=@/abs/p.json", "n=@-"],
+            &params,
+            &[
+                ("data/xs.json", &xs_json),
+                ("/abs/p.json", b" {\"y\": 2,\n \"x\": -1}\n"),
+                ("-", b"7\n"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            args[0],
+            Val::List(xs.iter().map(|&n| Val::U32(n)).collect())
+        );
+        assert_eq!(
+            args[1],
+            Val::Record(vec![("x".into(), Val::S32(-1)), ("y".into(), Val::S32(2))])
+        );
+        assert_eq!(args[2], Val::U64(7));
+        // A byte order mark, as some editors write, is not part of the JSON.
+        let args = with_files(
+            &["xs=@a", "p={\"x\":0,\"y\":0}", "n=1"],
+            &params,
+            &[("a", b"\xEF\xBB\xBF[1]")],
+        )
+        .unwrap();
+        assert_eq!(args[0], Val::List(vec![Val::U32(1)]));
+    }
+
+    #[test]
+    fn key_files_of_string_parameters_are_text_as_it_is() {
+        let params = params(r#"(param "name" string) (param "label" (option string))"#);
+        let args = with_files(
+            &["name=@notes.txt", "label=@-"],
+            &params,
+            &[
+                ("notes.txt", b"\"quoted\" and {not json}\n"),
+                ("-", b"null"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(args[0], Val::String("\"quoted\" and {not json}\n".into()));
+        assert_eq!(args[1], some(Val::String("null".into())));
+        let args = with_files(&["name=@empty"], &params, &[("empty", b"")]).unwrap();
+        assert_eq!(args[0], Val::String(String::new()));
+        assert_eq!(args[1], Val::Option(None));
+        assert_eq!(
+            with_files(&["name=@bin"], &params, &[("bin", b"ab\xFF")])
                 .unwrap_err()
                 .to_string(),
-            "unexpected argument `x`: the function takes no arguments"
+            "@bin: at `name`: not UTF-8 text (invalid utf-8 sequence of 1 bytes from index 2); \
+             a string parameter takes the file's text"
+        );
+    }
+
+    #[test]
+    fn double_at_escapes_a_literal_at() {
+        let params = params(r#"(param "name" string) (param "n" (option u32))"#);
+        let parse = |given: &[&str]| key_values(&words(given), &params);
+        assert_eq!(
+            parse(&["name=@@text"]).unwrap()[0],
+            Val::String("@text".into())
+        );
+        assert_eq!(parse(&["name=@@"]).unwrap()[0], Val::String("@".into()));
+        assert_eq!(parse(&["name=@@@-"]).unwrap()[0], Val::String("@@-".into()));
+        // Only a leading `@` is special.
+        assert_eq!(parse(&["name=a@b"]).unwrap()[0], Val::String("a@b".into()));
+        // The unescaped text is read as any other value.
+        assert_eq!(
+            parse(&["name=x", "n=@@5"]).unwrap_err().to_string(),
+            r#"at `n`: expected u32 (an integer from 0 to 4294967295), got "@5"; for example n=42"#
+        );
+    }
+
+    #[test]
+    fn a_bare_at_names_no_file() {
+        let params = params(r#"(param "name" string)"#);
+        assert_eq!(
+            key_values(&words(&["name=@"]), &params)
+                .unwrap_err()
+                .to_string(),
+            "at `name`: `@` names no file; write name=@FILE to read the value from a file, \
+             name=@- to read it from stdin, or name=@@ for the text `@`"
+        );
+    }
+
+    #[test]
+    fn only_one_argument_reads_stdin_and_mistakes_read_nothing() {
+        let params = params(r#"(param "a" string) (param "b" (list u32))"#);
+        assert_eq!(
+            key_values(&words(&["b=@-", "a=@-"]), &params)
+                .unwrap_err()
+                .to_string(),
+            "arguments `a` and `b` both read stdin (`@-`), which can be read once; put one of \
+             them in a file and pass it as b=@FILE"
+        );
+        // Unknown names and a bare `@` are reported before any file is read.
+        assert!(key_values(&words(&["a=@-", "c=@x"]), &params).is_err());
+        assert!(key_values(&words(&["a=@-", "b=@"]), &params).is_err());
+    }
+
+    #[test]
+    fn unreadable_key_files_name_the_parameter_the_file_and_the_os_error() {
+        let params = params(r#"(param "points" (list $point))"#);
+        assert_eq!(
+            with_files(&["points=@./pts.json"], &params, &[])
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "argument `points`: cannot read @./pts.json: {}",
+                not_found()
+            )
+        );
+        assert_eq!(
+            with_files(&["points=@-"], &params, &[])
+                .unwrap_err()
+                .to_string(),
+            format!("argument `points`: cannot read @- (stdin): {}", not_found())
+        );
+    }
+
+    #[test]
+    fn key_file_values_that_do_not_fit_start_with_the_file() {
+        let params = params(r#"(param "points" (list $point))"#);
+        let error = |contents: &[u8]| {
+            with_files(&["points=@pts.json"], &params, &[("pts.json", contents)])
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error(br#"[{"x": 1, "y": 2}, {"x": 3, "y": 4}, {"x": 3.5, "y": 0}]"#),
+            "@pts.json: at `points[2].x`: expected s32 (an integer from -2147483648 to \
+             2147483647), got 3.5"
+        );
+        assert_eq!(
+            error(b"[{\"x\": 1, \"y\": 2},\n  {\"x\": 3 \"y\": 4}]"),
+            "@pts.json: at `points`: not valid JSON (expected `,` or `}` at line 2 column 11); \
+             expected list<record { x: s32, y: s32 }> (an array)"
+        );
+        assert_eq!(
+            error(b""),
+            "@pts.json: at `points`: not valid JSON (EOF while parsing a value at line 1 column \
+             0); expected list<record { x: s32, y: s32 }> (an array)"
         );
     }
 }

@@ -14,7 +14,7 @@
 //!   ([`numbers_to_binary`]), for results lifted without a `Val` per element.
 //! - `json`: one value ⇄ JSON ([`to_val`], [`from_val`], [`check_plain_data`]).
 //! - `args`: a call's arguments from a JSON array/object ([`args_from_json`]) or `key=value`
-//!   words ([`args_from_key_values`]).
+//!   words ([`args_from_key_values`]; `key=@file` values are read by the caller, [`ArgFile`]).
 //! - `wit_type`, `flyte_type`: types printed as WIT ([`wit_type()`]) and mapped to Flyte literal
 //!   types ([`FlyteType`]; the mapping and its reasons are documented there).
 //! - `members`, `names`, `describe`, `error`: the shared rules for named fields/parameters, loose
@@ -35,7 +35,7 @@ mod numbers;
 mod test_types;
 mod wit_type;
 
-pub use args::{args_from_json, args_from_key_values};
+pub use args::{ArgFile, KeyValueError, args_from_json, args_from_key_values};
 pub use binary::{args_from_binary, args_to_binary, from_binary, list_prefix, to_binary};
 pub use error::ValueError;
 pub use flyte_type::{FlyteType, flyte_output_type, flyte_type};

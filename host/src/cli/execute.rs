@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::units::parse_duration;
-use super::{ExecutionArgs, Failure, default_workers};
+use super::{ExecutionArgs, Failure, LogFormat, default_workers};
 use wasmdask_flyte::execute::normalize_path_arg;
 use wasmdask_runner::execute::{Job, JobFailure};
 
@@ -67,7 +67,7 @@ pub struct ExecuteArgs {
     pub target: Vec<String>,
 }
 
-pub(super) fn execute(args: ExecuteArgs) -> Result<(), Failure> {
+pub(super) fn execute(args: ExecuteArgs, log_format: LogFormat) -> Result<(), Failure> {
     let output_prefix = normalize_path_arg(Some(&args.output_prefix)).ok_or_else(|| {
         Failure::usage("--output-prefix is empty or an unsubstituted {{.outputPrefix}} template")
     })?;
@@ -93,7 +93,11 @@ pub(super) fn execute(args: ExecuteArgs) -> Result<(), Failure> {
     let Some(failure) = written.failure else {
         return Ok(());
     };
-    eprintln!("{failure} (written to {})", written.uri);
+    match log_format {
+        LogFormat::Text => eprintln!("{failure} (written to {})", written.uri),
+        // The pod's log collector reads one JSON object per line.
+        LogFormat::Json => tracing::error!(written_to = %written.uri, "{failure}"),
+    }
     let fail = std::env::var("FLYTE_FAIL_ON_ERROR")
         .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1"));
     match (fail, failure) {

@@ -9,6 +9,7 @@ mod cluster_args;
 pub mod dask_compat;
 mod execute;
 mod inspect;
+mod logging;
 mod render;
 mod run;
 mod sandbox_args;
@@ -26,6 +27,7 @@ pub use build::BuildArgs;
 pub use cluster_args::AuthArgs;
 pub use execute::ExecuteArgs;
 pub use inspect::InspectArgs;
+pub use logging::{LogFormat, Logging};
 pub use render::RenderArgs;
 pub use run::RunArgs;
 pub use sandbox_args::{ExecutionArgs, SandboxArgs};
@@ -45,6 +47,19 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "wasmdask", version, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// How log lines on stderr are written. Text is coloured only on a terminal, and never when
+    /// NO_COLOR is set; the cluster processes of `run --processes` log the same way. RUST_LOG
+    /// picks which lines.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "FORMAT",
+        env = logging::FORMAT_ENV,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -159,16 +174,17 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// Runs a parsed command.
-pub fn dispatch(cli: Cli) -> Result<(), Failure> {
+/// Runs a parsed command; `logging` is how this process logs, which the processes it starts
+/// inherit.
+pub fn dispatch(cli: Cli, logging: Logging) -> Result<(), Failure> {
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, logging),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Build(args) => build::build(args),
         Command::Scheduler(args) => scheduler::scheduler(args),
         Command::Worker(args) => worker::worker(args),
         Command::Serialize(args) => serialize::serialize(args),
-        Command::Execute(args) => execute::execute(args),
+        Command::Execute(args) => execute::execute(args, logging.format),
         Command::Render(args) => render::render(args),
     }
 }

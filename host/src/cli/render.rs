@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::Failure;
+use super::run::read_arg_file;
 use super::{absolute_uri, load_dask};
 use wasmdask_flyte::Resources;
 use wasmdask_flyte::template::{component_ref, execute_args_at};
@@ -30,7 +31,11 @@ Examples:
   kubectl get daskjobs      # then read s3://bucket/runs/1/outputs.pb (or error.pb)
 
 The inputs after `--` are written as inputs.pb to --inputs (default <output-prefix>/inputs.pb);
-without them, --inputs names an inputs.pb that already exists.
+without them, --inputs names an inputs.pb that already exists. They are KEY=VALUE as for
+`wasmdask run`, and KEY=@FILE reads a value from a file (its JSON; a string parameter takes the
+text as it is), KEY=@- from stdin, KEY=@@TEXT is the text @TEXT (see `wasmdask run --help`):
+  wasmdask render tasks.wasm -f summarize --image ghcr.io/me/wasmdask:0.1 \\
+      --output-prefix s3://bucket/runs/2 -- samples=@samples.json label=weights
 
 The scheduler listens beyond loopback, so it refuses to start without WASMDASK_TOKEN: every
 container reads it from the Secret key --token-secret names (NAME or NAME/KEY, as for
@@ -115,7 +120,7 @@ pub struct RenderArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The task's inputs, `key=value` as for `wasmdask run`.
+    /// The task's inputs, KEY=VALUE or KEY=@FILE as for `wasmdask run`.
     #[arg(last = true, value_name = "KEY=VALUE")]
     pub args: Vec<String>,
 }
@@ -149,7 +154,10 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
             .clone()
             .unwrap_or_else(|| Location::join(prefix, "inputs.pb"));
         if !args.args.is_empty() || args.inputs.is_none() {
-            inputs_to_write = Some((inputs.clone(), inputs_map(&task, &args.args)?));
+            inputs_to_write = Some((
+                inputs.clone(),
+                inputs_map(&task, &args.args, read_arg_file)?,
+            ));
         }
         let uri = match &args.component_uri {
             Some(uri) => uri.clone(),

@@ -1,9 +1,9 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::{ExecutionArgs, Failure, default_workers};
+use super::{ExecutionArgs, Failure, Logging, default_workers};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,11 +18,19 @@ const RUN_EXAMPLES: &str = "\
 Examples:
   wasmdask run tasks.wasm --function sum-of-squares -- n=1000
   wasmdask run tasks.wasm -f summarize --json -- 'samples=[1.5, 2, 8]' label=weights
+  wasmdask run tasks.wasm -f summarize -- samples=@samples.json label=@title.txt
+  seq 1000000 | jq -s . | wasmdask run tasks.wasm -f summarize -- samples=@-
   wasmdask run tasks.wasm -f hash-rounds --timeout 5s --memory-limit 256MiB -- seed=7 rounds=1000000
 
 Arguments are KEY=VALUE pairs after `--`, one per parameter. VALUE is JSON when it fits the
 parameter's type (numbers, lists, records as objects, options as null or the value); for string
-parameters any text is taken literally. `wasmdask inspect` lists the parameters.";
+parameters any text is taken literally. `wasmdask inspect` lists the parameters.
+
+KEY=@FILE reads the value from FILE (relative to the current directory, or absolute), for values
+too big for a command line: FILE holds the value's JSON, except for a string (or option<string>)
+parameter, which takes FILE's text exactly as it is, final newline included (`printf %s`, not
+`echo`, to leave it out). KEY=@- reads the value from stdin (one argument at most). To pass a
+value that starts with `@`, double it: KEY=@@TEXT is the text @TEXT. A bare KEY=@ is an error.";
 
 #[derive(Debug, Args)]
 #[command(after_help = RUN_EXAMPLES)]
@@ -60,12 +68,12 @@ pub struct RunArgs {
     #[command(flatten)]
     pub exec: ExecutionArgs,
 
-    /// Task arguments as KEY=VALUE, after `--`.
+    /// Task arguments as KEY=VALUE, or KEY=@FILE to read a value from a file, after `--`.
     #[arg(last = true, value_name = "KEY=VALUE")]
     pub args: Vec<String>,
 }
 
-pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
+pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
     let config = args.exec.sandbox.to_config(args.exec.memory.bytes)?;
     let workers = match args.workers {
         Some(0) => return Err(Failure::usage("--workers must be at least 1")),
@@ -75,7 +83,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
     let component = load_component(&sandbox, &args.component)?;
     let task = pick_task(&component, args.function.as_deref())?;
-    let call_args = values::args_from_key_values(&args.args, &task.params)
+    let call_args = values::args_from_key_values(&args.args, &task.params, read_arg_file)
         .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
 
     let choice = if args.processes {
@@ -83,6 +91,7 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
             workers,
             worker_flags: args.exec.sandbox.to_flags(),
             memory_limit: args.exec.memory.bytes,
+            env: logging.child_env(),
         }
     } else if let Some(address) = &args.scheduler {
         ClusterChoice::Remote {
@@ -117,6 +126,19 @@ pub(super) fn run(args: RunArgs) -> Result<(), Failure> {
     // A closed pipe (e.g. `| head`) is not a failure of the task.
     let _ = writeln!(stdout, "{text}");
     Ok(())
+}
+
+/// The bytes of a `KEY=@FILE` (or `KEY=@-`) task argument, read whole: the values crate
+/// parses them and words the error.
+pub(super) fn read_arg_file(file: values::ArgFile<'_>) -> std::io::Result<Vec<u8>> {
+    match file {
+        values::ArgFile::Path(path) => std::fs::read(path),
+        values::ArgFile::Stdin => {
+            let mut bytes = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut bytes)?;
+            Ok(bytes)
+        }
+    }
 }
 
 /// A bar of subtasks done / submitted on stderr, only when stderr is a terminal. Returns the

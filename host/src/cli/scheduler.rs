@@ -107,9 +107,10 @@ pub(super) fn scheduler(args: SchedulerArgs) -> Result<(), Failure> {
         let bound = BoundScheduler::bind(config)
             .await
             .map_err(|e| Failure::host(e.to_string()))?;
-        eprintln!("wasmdask scheduler at tcp://{}", bound.comm_addr());
+        // Logged, not printed: with `--log-format json` every line is a JSON object.
+        tracing::info!("wasmdask scheduler at tcp://{}", bound.comm_addr());
         if let Some(dashboard) = bound.dashboard_addr() {
-            eprintln!("dashboard, /metrics and /health at http://{dashboard}");
+            tracing::info!("dashboard, /metrics and /health at http://{dashboard}");
         }
         bound
             .serve(super::termination())

@@ -4,7 +4,7 @@
 //! produced them (a worker's welcome before its first assignment); sending on an unbounded
 //! channel never waits, so the critical section stays short and await-free.
 
-use super::events::{Event, Outgoing};
+use super::events::{Event, Outgoing, Peer};
 use super::state::State;
 use crate::chunk;
 use crate::proto::{self, ClientEvent, WorkerCommand};
@@ -24,6 +24,8 @@ pub(super) enum Link {
 pub(super) struct Hub {
     pub state: State,
     links: HashMap<u64, Link>,
+    /// Why the scheduler is stopping, once it said goodbye ([`Event::Shutdown`]).
+    stopping: Option<String>,
 }
 
 impl Hub {
@@ -31,6 +33,7 @@ impl Hub {
         Hub {
             state,
             links: HashMap::new(),
+            stopping: None,
         }
     }
 
@@ -42,10 +45,32 @@ impl Hub {
 
     /// Feeds `event` to the state and delivers what it says.
     pub(super) fn apply(&mut self, event: Event) {
+        if let Some(reason) = &self.stopping {
+            // The state is done: workers leave because they were told to, which is no loss to
+            // reschedule or warn about, and whoever connects now (a worker that was still
+            // starting) is told the same goodbye instead of being welcomed to a cluster that is
+            // about to vanish under it.
+            let answer = match event {
+                Event::WorkerJoined { id, .. } => Peer::Worker.shutdown(id, reason),
+                Event::ClientJoined { id } => Peer::Client.shutdown(id, reason),
+                Event::WorkerLeft { id, .. } | Event::ClientLeft { id } => Outgoing::Close { id },
+                _ => return,
+            };
+            self.deliver(answer);
+            return;
+        }
+        if let Event::Shutdown { reason } = &event {
+            self.stopping = Some(reason.clone());
+        }
         let outgoing = self.state.on(Instant::now(), event);
         for message in outgoing {
             self.deliver(message);
         }
+    }
+
+    /// Connections whose stream has not ended yet.
+    pub(super) fn connections(&self) -> usize {
+        self.links.len()
     }
 
     fn deliver(&mut self, message: Outgoing) {

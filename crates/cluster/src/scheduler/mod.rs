@@ -34,7 +34,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use telemetry::Telemetry;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
@@ -209,8 +209,12 @@ impl BoundScheduler {
             let reason = shutdown.await;
             tracing::info!("scheduler shutting down: {reason}");
             notify.apply(Event::Shutdown { reason });
-            // Give the goodbye messages a moment to leave.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // Give the goodbye messages a moment to leave: until every connection has ended
+            // (the peers heard it), so a cluster stopped after every run is not slowed by it.
+            let deadline = Instant::now() + Duration::from_millis(200);
+            while notify.hub.lock().connections() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         };
         let bytes = shared.bytes.clone();
         let incoming = TcpListenerStream::new(comm)

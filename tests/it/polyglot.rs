@@ -32,10 +32,11 @@ fn loaded() -> &'static Loaded {
     static LOADED: OnceLock<Loaded> = OnceLock::new();
     LOADED.get_or_init(|| {
         let sandbox = sandbox(test_limits());
-        let paths = EXAMPLES
-            .iter()
-            .map(|(_, path)| *path)
-            .chain([guests::ERRORS_PYTHON, guests::ERRORS_JS]);
+        let paths = EXAMPLES.iter().map(|(_, path)| *path).chain([
+            guests::ERRORS_PYTHON,
+            guests::ERRORS_JS,
+            guests::FAULTS,
+        ]);
         let components = paths.map(|path| (path, load(&sandbox, path))).collect();
         (sandbox, components)
     })
@@ -254,6 +255,31 @@ fn interpreter_exceptions_are_traps_with_the_interpreters_words() {
     ] {
         let message = interpreter_trap(path, runtime);
         assert!(message.starts_with(prefix), "{message}");
+    }
+}
+
+/// Every execution starts fresh, in every language: what one call leaves in module state and
+/// memory (Rust statics, Python module globals, JavaScript top-level `let`s, a 1 MiB block each)
+/// is gone for the next, however the pooled slot it ran in was reset and reused. More calls than
+/// the sandbox has slots, so slots are reused many times over.
+#[test]
+fn no_execution_sees_what_an_earlier_one_left_in_any_language() {
+    for (language, path) in [
+        ("rust", guests::FAULTS),
+        ("python", guests::ERRORS_PYTHON),
+        ("js", guests::ERRORS_JS),
+    ] {
+        let (sandbox, guest) = component(path);
+        // The probe works: the third round in one instance sees two counts and the block's 7.
+        assert_eq!(
+            ok_json(call(sandbox, guest, "poke", json!([3]), 1)),
+            json!(9),
+            "{language}"
+        );
+        for round in 0..40 {
+            let seen = ok_json(call(sandbox, guest, "poke", json!([1]), 1));
+            assert_eq!(seen, json!(0), "{language}, call {round}");
+        }
     }
 }
 

@@ -22,6 +22,8 @@ mod fanout;
 mod grants;
 mod guest_runtime;
 mod host;
+#[cfg(test)]
+mod isolation_tests;
 mod limits;
 mod output;
 mod overflow;

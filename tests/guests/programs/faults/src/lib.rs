@@ -3,6 +3,8 @@
 
 use std::hint::black_box;
 use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use wasmdask_guest::log;
 
@@ -13,6 +15,10 @@ wasmdask_guest::wit_bindgen::generate!({
 });
 
 struct Faults;
+
+/// Marks `poke` leaves: a counter and a block of memory, both reachable after the call returns.
+static POKES: AtomicU32 = AtomicU32::new(0);
+static BLOCK: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 impl Guest for Faults {
     fn ok(x: u32) -> u32 {
@@ -86,6 +92,19 @@ impl Guest for Faults {
         log::info(&message);
         println!("{message}");
         u32::try_from(message.len()).expect("a wasm32 string is shorter than 4 GiB")
+    }
+
+    fn poke(times: u32) -> u32 {
+        let mut seen = 0;
+        for _ in 0..times {
+            let mut block = BLOCK
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            seen = POKES.fetch_add(1, Ordering::Relaxed)
+                + u32::from(block.last().copied().unwrap_or(0));
+            *block = vec![7; 1 << 20];
+        }
+        seen
     }
 }
 

@@ -311,3 +311,78 @@ fn render_writes_inputs_read_from_a_file() {
     let x = wasmdask_flyte::literals::literal_to_json(&inputs.literals["x"]).unwrap();
     assert_eq!(x, serde_json::json!(numbers));
 }
+
+/// A runner killed outright (SIGKILL: no handler of its own runs) leaves no cluster process
+/// behind: the scheduler and workers of `run --processes` stop when their stdin pipe from it
+/// closes. Without that, the scheduler would serve on forever and each worker would wait out its
+/// 10 s death timeout.
+#[cfg(target_os = "linux")]
+#[test]
+fn killing_run_processes_leaves_no_cluster_process_behind() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_wasmdask"))
+        .args(["run", guests::FAULTS, "-f", "spin", "--timeout", "60s"])
+        .args(["--processes", "--workers", "2", "--"])
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start wasmdask run");
+    let started = Instant::now();
+    let children = loop {
+        let children = live_children(runner.id());
+        if children.len() == 3 {
+            break children;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the runner started {children:?}, not a scheduler and 2 workers"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    runner.kill().expect("SIGKILL the runner");
+    runner.wait().expect("reap the runner");
+    let killed = Instant::now();
+    while children.iter().any(|&pid| alive(pid)) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(8),
+            "still running 8 s after the runner was killed: {:?}",
+            children
+                .iter()
+                .filter(|&&pid| alive(pid))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The running (not zombie) processes whose parent is `parent`, from /proc.
+#[cfg(target_os = "linux")]
+fn live_children(parent: u32) -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").expect("read /proc");
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| alive(pid) && parent_of(pid) == Some(parent))
+        .collect()
+}
+
+/// `/proc/<pid>/stat` after the command name: state, then parent pid.
+#[cfg(target_os = "linux")]
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+#[cfg(target_os = "linux")]
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+/// Exists and is not a zombie (an exited child nobody has reaped yet).
+#[cfg(target_os = "linux")]
+fn alive(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|fields| fields.first().is_some_and(|state| state != "Z"))
+}

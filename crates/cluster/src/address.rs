@@ -19,6 +19,11 @@ pub const SCHEDULER_ADDRESS_ENV: &str = "DASK_SCHEDULER_ADDRESS";
 /// get no extra arguments, so it cannot be a flag there).
 pub const TOKEN_ENV: &str = "WASMDASK_TOKEN";
 
+/// Set (to `1`) by `run --processes` on the scheduler and workers it starts, whose stdin is a
+/// pipe from it: they stop when that pipe closes, so no process outlives a runner that was
+/// killed (a signal sent to the runner alone, even SIGKILL, gives it no chance to stop them).
+pub const STOP_WITH_STDIN_ENV: &str = "WASMDASK_STOP_WITH_STDIN";
+
 /// A text that is not a scheduler address; the message lists the accepted forms.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

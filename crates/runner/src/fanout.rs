@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
-use wasmdask_cluster::address::TOKEN_ENV;
+use wasmdask_cluster::address::{STOP_WITH_STDIN_ENV, TOKEN_ENV};
 use wasmdask_cluster::{FailedSubtasks, LocalCluster, Progress};
 use wasmdask_cluster::{RemoteCluster, RemoteError, Target};
 use wasmdask_sandbox::{ExecReport, FanOut, LoadedComponent, Sandbox};
@@ -188,7 +188,9 @@ impl LocalProcesses {
                 .args(args)
                 .env(TOKEN_ENV, &token)
                 .envs(env.iter().map(|(name, value)| (name, value)))
-                .stdin(Stdio::null())
+                // The child's stdin is ours to close: it stops when we exit, however we exit.
+                .env(STOP_WITH_STDIN_ENV, "1")
+                .stdin(Stdio::piped())
                 .spawn()
                 .map_err(|e| SystemError::host(format!("cannot start a cluster process: {e}")))
         };

@@ -20,6 +20,7 @@ mod worker;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
+use wasmdask_cluster::address::STOP_WITH_STDIN_ENV;
 use wasmdask_flyte::Dask;
 use wasmdask_runner::{RunError, SystemError};
 
@@ -194,8 +195,41 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     Ok(wasmdask_runner::runtime()?)
 }
 
-/// Resolves with a reason on SIGTERM or Ctrl-C.
+/// Resolves with a reason on SIGTERM or Ctrl-C, or, in a process `run --processes` started,
+/// when the runner exits.
 async fn termination() -> String {
+    tokio::select! {
+        reason = signalled() => reason,
+        reason = runner_exited() => reason,
+    }
+}
+
+/// Resolves when stdin closes if [`STOP_WITH_STDIN_ENV`] is set, and never otherwise. A plain
+/// thread reads it: a blocking read cannot be cancelled, and the runtime must not wait for it.
+async fn runner_exited() -> String {
+    use std::io::Read;
+    if std::env::var_os(STOP_WITH_STDIN_ENV).is_none() {
+        return std::future::pending().await;
+    }
+    let (closed, on_close) = tokio::sync::oneshot::channel();
+    let reader = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut buffer = [0u8; 64];
+            while matches!(std::io::stdin().read(&mut buffer), Ok(n) if n > 0) {}
+            let _ = closed.send(());
+        });
+    match reader {
+        Ok(_) => {
+            let _ = on_close.await;
+            "the runner that started this cluster exited".to_string()
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Resolves with a reason on SIGTERM or Ctrl-C.
+async fn signalled() -> String {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
         "interrupted (Ctrl-C)".to_string()

@@ -10,8 +10,8 @@
 // come through `wasmdask_guest.js`, the guest SDK's helper that `wasmdask build` stages next to
 // this file (it encodes and decodes values by their WIT type, given as text).
 
-import { gather, map } from 'wasmdask:task/cluster@0.1.2';
-import { log } from 'wasmdask:task/log@0.1.2';
+import { gather, map } from 'wasmdask:task/cluster@0.1.3';
+import { log } from 'wasmdask:task/log@0.1.3';
 import { TaskFailed, release, submitWith, take, value } from './wasmdask_guest.js';
 
 const U64 = (1n << 64n) - 1n;

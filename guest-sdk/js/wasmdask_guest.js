@@ -11,7 +11,7 @@
 //   return take(outer, 'u64');                    // a BigInt
 //
 // The JSON functions of the `cluster` interface (`submit`, `map`, `gather`) need no helper:
-// import them from 'wasmdask:task/cluster@0.1.2' directly. This module covers the binary ones:
+// import them from 'wasmdask:task/cluster@0.1.3' directly. This module covers the binary ones:
 //
 // - `value(type, v)` encodes one argument in the binary encoding of a WIT type given as text
 //   ('u64', 'list<f64>', 'tuple<string, option<u32>>', ...; see wasmdask_binary.js for which JS
@@ -37,7 +37,7 @@ import {
   submitArgs,
   take as takeBytes,
   wait,
-} from 'wasmdask:task/cluster@0.1.2';
+} from 'wasmdask:task/cluster@0.1.3';
 
 import { DecodeError, EncodeError, decode, encode } from './wasmdask_binary.js';
 

@@ -309,13 +309,13 @@ fn execute_fans_out_to_the_scheduler_at_dask_scheduler_address() {
 }
 
 /// moto's S3 server on a free loopback port, stopped on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -444,7 +444,7 @@ fn execute_reads_and_writes_s3() {
 
 /// The three configs the issue names, as YAML for wasmdask and JSON for flytekit, each with a
 /// `--token-secret` (none given: the default).
-fn configs() -> Vec<(&'static str, Value, Option<&'static str>)> {
+pub(crate) fn configs() -> Vec<(&'static str, Value, Option<&'static str>)> {
     vec![
         ("default", json!({}), None),
         (

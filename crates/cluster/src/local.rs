@@ -53,6 +53,11 @@ impl LocalCluster {
         self.pool.progress()
     }
 
+    /// Sets where calls fetch their file, directory and dataset arguments (once).
+    pub fn set_data(&self, data: Arc<dyn wasmdask_sandbox::DataPort>) {
+        self.pool.set_data(data);
+    }
+
     /// How many executions run at once.
     pub fn slots(&self) -> usize {
         self.pool.slots()

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 use wasmdask_sandbox::TaskError;
-use wasmdask_sandbox::{Call, FanOut, Pending};
+use wasmdask_sandbox::{Call, DataPort, FanOut, Pending};
 use wasmdask_sandbox::{ExecReport, Sandbox};
 
 thread_local! {
@@ -97,6 +97,8 @@ pub(crate) struct PoolInner {
     fanout: OnceLock<Arc<dyn FanOut>>,
     observer: OnceLock<Arc<dyn Observer>>,
     secessions: OnceLock<Arc<dyn Secessions>>,
+    /// Where the calls' file, directory and dataset arguments are fetched from.
+    data: OnceLock<Arc<dyn DataPort>>,
 }
 
 #[derive(Default)]
@@ -127,6 +129,7 @@ impl Pool {
                 fanout: OnceLock::new(),
                 observer: OnceLock::new(),
                 secessions: OnceLock::new(),
+                data: OnceLock::new(),
             }),
         }
     }
@@ -138,6 +141,12 @@ impl Pool {
             upstream,
         });
         let _ = self.inner.fanout.set(client);
+    }
+
+    /// Sets where the calls' stored-data arguments are fetched from (once): without it a call
+    /// gets their URIs but no files.
+    pub(crate) fn set_data(&self, data: Arc<dyn DataPort>) {
+        let _ = self.inner.data.set(data);
     }
 
     /// Sets who sees every execution (once).
@@ -304,9 +313,14 @@ impl PoolInner {
                 };
             }
         };
-        let report = self
-            .sandbox
-            .execute_encoded(&component, &function, args, fanout, depth);
+        let report = self.sandbox.execute_encoded(
+            &component,
+            &function,
+            args,
+            fanout,
+            depth,
+            self.data.get().map(|d| &**d as &dyn DataPort),
+        );
         if let Some(observer) = self.observer.get() {
             observer.executed(&function, &report);
         }

@@ -59,6 +59,8 @@ pub struct WorkerConfig {
     pub death_timeout: Duration,
     /// Limits and grants of every execution.
     pub sandbox: SandboxConfig,
+    /// Where calls fetch their file, directory and dataset arguments (the runner's store).
+    pub data: Option<Arc<dyn wasmdask_sandbox::DataPort>>,
 }
 
 /// Why a worker stopped for good.
@@ -107,6 +109,9 @@ pub async fn run(
 ) -> Result<(), WorkerError> {
     let sandbox = Sandbox::new(config.sandbox.clone())?;
     let pool = Pool::new(sandbox.clone(), config.nthreads);
+    if let Some(data) = &config.data {
+        pool.set_data(data.clone());
+    }
     let fanout = Arc::new(Relay::default());
     pool.set_fanout(fanout.clone());
     pool.set_secessions(fanout.clone());

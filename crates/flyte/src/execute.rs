@@ -10,7 +10,7 @@ use super::idl::core::{
     ContainerError, ErrorDocument, LiteralMap, container_error, execution_error,
 };
 use super::interface::{OUTPUT_NAME, variable_name};
-use super::literals::{json_to_literal, literal_to_json};
+use super::literals::{json_to_literal, literal_to_json, stored_kind_mismatch};
 use wasmdask_sandbox::TaskSig;
 use wasmdask_sandbox::{ErrorKind, TaskError};
 use wasmdask_values::{self as values, flyte_output_type};
@@ -81,6 +81,9 @@ pub fn args_from_inputs(inputs: &LiteralMap, task: &TaskSig) -> Result<Vec<Val>,
             .or_else(|| remaining.remove(name.as_str()));
         let json = match literal {
             Some(literal) => {
+                if let Some(message) = stored_kind_mismatch(literal, &values::flyte_type(ty)) {
+                    return Err(bad(format!("input `{flyte_name}`: {message}")));
+                }
                 literal_to_json(literal).map_err(|e| bad(format!("input `{flyte_name}`: {e}")))?
             }
             None if matches!(ty, wasmtime::component::Type::Option(_)) => serde_json::Value::Null,

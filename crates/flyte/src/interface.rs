@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use super::idl::core::{
-    LiteralType, SimpleType, TypedInterface, Variable, VariableMap, literal_type,
+    BlobType, LiteralType, SimpleType, StructuredDatasetType, TypedInterface, Variable,
+    VariableMap, blob_type, literal_type, structured_dataset_type,
 };
 use wasmdask_sandbox::TaskSig;
-use wasmdask_values::{FlyteType, flyte_output_type, flyte_type};
+use wasmdask_values::{DATASET_FORMAT, FlyteType, flyte_output_type, flyte_type};
 
 /// The name flytekit gives a function's single output.
 pub(crate) const OUTPUT_NAME: &str = "o0";
@@ -30,6 +31,13 @@ pub(crate) fn literal_type(ty: &FlyteType) -> LiteralType {
         FlyteType::Float => simple(SimpleType::Float),
         FlyteType::String => simple(SimpleType::String),
         FlyteType::Struct => simple(SimpleType::Struct),
+        FlyteType::Datetime => simple(SimpleType::Datetime),
+        FlyteType::Duration => simple(SimpleType::Duration),
+        FlyteType::File => literal_type::Type::Blob(blob(false)),
+        FlyteType::Directory => literal_type::Type::Blob(blob(true)),
+        FlyteType::Dataset(columns) => {
+            literal_type::Type::StructuredDatasetType(dataset_type(columns))
+        }
         FlyteType::Collection(element) => {
             literal_type::Type::CollectionType(Box::new(literal_type(element)))
         }
@@ -37,6 +45,34 @@ pub(crate) fn literal_type(ty: &FlyteType) -> LiteralType {
     LiteralType {
         r#type: Some(kind),
         ..LiteralType::default()
+    }
+}
+
+/// The blob type of a `file` (single) or `directory` (multipart), of any format: what
+/// flytekit writes for a plain `FlyteFile` / `FlyteDirectory`.
+pub(crate) fn blob(multipart: bool) -> BlobType {
+    BlobType {
+        format: String::new(),
+        dimensionality: if multipart {
+            blob_type::BlobDimensionality::Multipart
+        } else {
+            blob_type::BlobDimensionality::Single
+        } as i32,
+    }
+}
+
+/// The parquet structured-dataset type with `columns` (none: any columns).
+pub(crate) fn dataset_type(columns: &[(String, FlyteType)]) -> StructuredDatasetType {
+    StructuredDatasetType {
+        columns: columns
+            .iter()
+            .map(|(name, ty)| structured_dataset_type::DatasetColumn {
+                name: name.clone(),
+                literal_type: Some(literal_type(ty)),
+            })
+            .collect(),
+        format: DATASET_FORMAT.into(),
+        ..StructuredDatasetType::default()
     }
 }
 

@@ -24,4 +24,9 @@ mod quantity;
 pub mod template;
 
 pub use dask::{ConfigError, Dask, Resources};
+
+/// The Flyte `TypedInterface` of a task export (what `serialize` writes and `execute` honours).
+pub fn typed_interface_of(task: &wasmdask_sandbox::TaskSig) -> idl::core::TypedInterface {
+    interface::typed_interface(task)
+}
 pub use quantity::Quantity;

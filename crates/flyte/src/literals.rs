@@ -9,18 +9,24 @@
 //!   dataclasses and dicts: a `Binary` scalar with tag `msgpack` holding the value's JSON
 //!   encoding as MessagePack. Both that and the older `generic` (protobuf `Struct`) form are
 //!   read.
+//! - datetimes and durations are Flyte's `datetime` / `duration` primitives (protobuf
+//!   `Timestamp` / `Duration`), read into their JSON text forms (RFC 3339, ISO 8601) and back,
+//!   exact to the nanosecond.
+//! - files and directories are `Blob`s (single / multipart, any format) and structured datasets
+//!   `StructuredDataset`s of format `parquet`: their JSON is `{"uri": .., "format": ..}`, the
+//!   parameter's type fills in the rest; the runner sets `uri` of an output after uploading it.
 //! - `none` (an `option` without a value) is the `none_type` scalar; an absent input or a
 //!   `none_type` literal is `none`; a flytekit `Optional[T]` union literal is unwrapped.
 
 use serde_json::Value;
 
 use super::idl::core::{
-    Binary, Literal, LiteralCollection, LiteralMap, Primitive, Scalar, Void, literal, primitive,
-    scalar,
+    Binary, Blob, BlobMetadata, Literal, LiteralCollection, LiteralMap, Primitive, Scalar,
+    StructuredDataset, StructuredDatasetMetadata, Void, blob_type, literal, primitive, scalar,
 };
 use super::idl::struct_to_json;
-use super::interface::variable_name;
-use wasmdask_values::FlyteType;
+use super::interface::{blob, dataset_type, variable_name};
+use wasmdask_values::{self as values, FlyteType};
 
 /// The tag flytekit gives msgpack-encoded `Binary` scalars.
 pub const MSGPACK_TAG: &str = "msgpack";
@@ -74,7 +80,77 @@ pub fn literal_to_json(literal: &Literal) -> Result<Value, LiteralError> {
             .collect::<Result<serde_json::Map<_, _>, _>>()
             .map(Value::Object),
         Some(literal::Value::Scalar(s)) => scalar_to_json(s),
+        Some(literal::Value::OffloadedMetadata(o)) => Err(LiteralError(format!(
+            "the literal is offloaded to {} and was not fetched",
+            o.uri
+        ))),
     }
+}
+
+/// Why `literal` cannot be a value of `ty` although its JSON might fit: a directory where a
+/// file is expected and the like, which the JSON form (`{"uri": ..}`) no longer tells apart.
+/// The message names the literal's URI.
+pub fn stored_kind_mismatch(literal: &Literal, ty: &FlyteType) -> Option<String> {
+    let found = match &literal.value {
+        Some(literal::Value::Collection(c)) => {
+            let FlyteType::Collection(element) = ty else {
+                return None;
+            };
+            return c
+                .literals
+                .iter()
+                .find_map(|item| stored_kind_mismatch(item, element));
+        }
+        Some(literal::Value::Scalar(s)) => match &s.value {
+            Some(scalar::Value::Blob(b)) => {
+                let multipart = b
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.r#type.as_ref())
+                    .is_some_and(|t| {
+                        t.dimensionality == blob_type::BlobDimensionality::Multipart as i32
+                    });
+                let found = if multipart {
+                    "a directory (multipart blob)"
+                } else {
+                    "a file (single blob)"
+                };
+                (
+                    found,
+                    b.uri.as_str(),
+                    if multipart {
+                        FlyteType::Directory
+                    } else {
+                        FlyteType::File
+                    },
+                )
+            }
+            Some(scalar::Value::StructuredDataset(d)) if matches!(ty, FlyteType::Dataset(_)) => {
+                return dataset_schema_mismatch(d, ty);
+            }
+            Some(scalar::Value::StructuredDataset(d)) => (
+                "a structured dataset",
+                d.uri.as_str(),
+                FlyteType::Dataset(Vec::new()),
+            ),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let (noun, uri, kind) = found;
+    let expected = match ty {
+        FlyteType::File => "a file",
+        FlyteType::Directory => "a directory",
+        FlyteType::Dataset(_) => "a structured dataset",
+        _ => return None,
+    };
+    let same = matches!(
+        (&kind, ty),
+        (FlyteType::File, FlyteType::File)
+            | (FlyteType::Directory, FlyteType::Directory)
+            | (FlyteType::Dataset(_), FlyteType::Dataset(_))
+    );
+    (!same).then(|| format!("{uri} is {noun}, but the task takes {expected} here"))
 }
 
 fn scalar_to_json(scalar: &Scalar) -> Result<Value, LiteralError> {
@@ -87,15 +163,29 @@ fn scalar_to_json(scalar: &Scalar) -> Result<Value, LiteralError> {
                 .ok_or_else(|| LiteralError(format!("the float {x} has no JSON form"))),
             Some(primitive::Value::StringValue(s)) => Ok(Value::String(s.clone())),
             Some(primitive::Value::Boolean(b)) => Ok(Value::Bool(*b)),
-            Some(primitive::Value::Datetime(_)) | Some(primitive::Value::Duration(_)) => {
-                Err(LiteralError(
-                    "datetime and duration inputs are not supported; pass a string or an integer"
-                        .into(),
-                ))
+            Some(primitive::Value::Datetime(t)) => values::datetime_text(t.seconds, t.nanos)
+                .map(Value::String)
+                .map_err(|e| LiteralError(e.to_string())),
+            Some(primitive::Value::Duration(d)) => {
+                Ok(Value::String(values::duration_text_of(d.seconds, d.nanos)))
             }
             None => Err(LiteralError("the primitive is empty".into())),
         },
         Some(S::NoneType(_)) => Ok(Value::Null),
+        Some(S::Blob(b)) => Ok(stored_json(
+            &b.uri,
+            b.metadata
+                .as_ref()
+                .and_then(|m| m.r#type.as_ref())
+                .map_or("", |t| t.format.as_str()),
+        )),
+        Some(S::StructuredDataset(d)) => Ok(stored_json(
+            &d.uri,
+            d.metadata
+                .as_ref()
+                .and_then(|m| m.structured_dataset_type.as_ref())
+                .map_or("", |t| t.format.as_str()),
+        )),
         Some(S::Generic(s)) => struct_to_json(s).map_err(|e| LiteralError(e.to_string())),
         Some(S::Binary(b)) if b.tag == MSGPACK_TAG || b.tag.is_empty() => {
             rmp_serde::from_slice(&b.value)
@@ -113,10 +203,69 @@ fn scalar_to_json(scalar: &Scalar) -> Result<Value, LiteralError> {
             e.message
         ))),
         None => Err(LiteralError(
-            "unsupported literal (blobs, schemas and structured datasets cannot be task inputs)"
-                .into(),
+            "unsupported literal (a Flyte schema, the type before structured datasets)".into(),
         )),
     }
+}
+
+/// Why a dataset's declared columns or format do not fit the task's: flytekit writes the
+/// columns of an annotated `StructuredDataset` (`Annotated[StructuredDataset, kwtypes(..)]`)
+/// in the literal's type, and a task that declares its columns takes only those (a dataset
+/// without declared columns, or a task without, is not checked here: that would need the
+/// parquet footer).
+fn dataset_schema_mismatch(d: &StructuredDataset, ty: &FlyteType) -> Option<String> {
+    let FlyteType::Dataset(expected) = ty else {
+        return None;
+    };
+    let declared = d
+        .metadata
+        .as_ref()
+        .and_then(|m| m.structured_dataset_type.as_ref());
+    let format = declared.map_or("", |t| t.format.as_str());
+    if !format.is_empty() && format != values::DATASET_FORMAT {
+        return Some(format!(
+            "{} is a `{format}` dataset, but the task reads `{}`",
+            d.uri,
+            values::DATASET_FORMAT
+        ));
+    }
+    let found = declared.map_or(&[][..], |t| t.columns.as_slice());
+    if expected.is_empty() || found.is_empty() {
+        return None;
+    }
+    for (name, want) in expected {
+        let Some(column) = found.iter().find(|c| c.name == *name) else {
+            return Some(format!(
+                "{} has no column `{name}`, which the task reads",
+                d.uri
+            ));
+        };
+        let want_type = super::interface::literal_type(want).r#type;
+        if column.literal_type.as_ref().map(|t| &t.r#type) != Some(&want_type) {
+            return Some(format!(
+                "{}: column `{name}` is not of the task's type {want}",
+                d.uri
+            ));
+        }
+    }
+    None
+}
+
+fn stored_json(uri: &str, format: &str) -> Value {
+    serde_json::json!({"uri": uri, "format": format})
+}
+
+/// The `uri` and `format` of a stored value's JSON (a file, directory or dataset).
+fn stored_fields(json: &Value, ty: &FlyteType) -> Result<(String, String), LiteralError> {
+    let field = |name: &str| json.get(name).and_then(Value::as_str).unwrap_or_default();
+    let uri = field("uri");
+    if uri.is_empty() {
+        return Err(LiteralError(format!(
+            "a {ty} output has no uri: it was not uploaded (write it under /outputs and return \
+             its path)"
+        )));
+    }
+    Ok((uri.to_string(), field("format").to_string()))
 }
 
 /// The literal of `json` (from [`wasmdask_values::from_val`]) as a Flyte value of type `ty`.
@@ -160,6 +309,46 @@ pub fn json_to_literal(json: &Value, ty: &FlyteType) -> Result<Literal, LiteralE
             primitive(primitive::Value::StringValue(s.clone()))
         }
         (FlyteType::Boolean, Value::Bool(b)) => primitive(primitive::Value::Boolean(*b)),
+        (FlyteType::Datetime, Value::String(s)) => {
+            let (seconds, nanos) =
+                values::datetime_from_text(s).map_err(|e| LiteralError(e.to_string()))?;
+            primitive(primitive::Value::Datetime(prost_types::Timestamp {
+                seconds,
+                nanos,
+            }))
+        }
+        (FlyteType::Duration, Value::String(s)) => {
+            let (seconds, nanos) =
+                values::duration_from_str(s).map_err(|e| LiteralError(e.to_string()))?;
+            primitive(primitive::Value::Duration(prost_types::Duration {
+                seconds,
+                nanos,
+            }))
+        }
+        (FlyteType::File | FlyteType::Directory, json @ Value::Object(_)) => {
+            let (uri, format) = stored_fields(json, ty)?;
+            let mut r#type = blob(*ty == FlyteType::Directory);
+            r#type.format = format;
+            scalar(scalar::Value::Blob(Blob {
+                metadata: Some(BlobMetadata {
+                    r#type: Some(r#type),
+                }),
+                uri,
+            }))
+        }
+        (FlyteType::Dataset(columns), json @ Value::Object(_)) => {
+            let (uri, format) = stored_fields(json, ty)?;
+            let mut r#type = dataset_type(columns);
+            if !format.is_empty() {
+                r#type.format = format;
+            }
+            scalar(scalar::Value::StructuredDataset(StructuredDataset {
+                uri,
+                metadata: Some(StructuredDatasetMetadata {
+                    structured_dataset_type: Some(r#type),
+                }),
+            }))
+        }
         (_, other) => scalar(scalar::Value::Binary(Binary {
             value: rmp_serde::to_vec_named(other)
                 .map_err(|e| LiteralError(format!("cannot encode the value as msgpack: {e}")))?,
@@ -203,6 +392,21 @@ mod tests {
                 FlyteType::Struct,
             ),
             (json!(null), FlyteType::Integer),
+            (json!("2024-05-01T12:30:00.123456789Z"), FlyteType::Datetime),
+            (json!("1969-12-31T23:59:59.5Z"), FlyteType::Datetime),
+            (json!("-PT1H0.25S"), FlyteType::Duration),
+            (
+                json!({"uri": "s3://b/f.csv", "format": "csv"}),
+                FlyteType::File,
+            ),
+            (
+                json!({"uri": "s3://b/d", "format": ""}),
+                FlyteType::Directory,
+            ),
+            (
+                json!({"uri": "s3://b/t", "format": "parquet"}),
+                FlyteType::Dataset(vec![("x".into(), FlyteType::Integer)]),
+            ),
         ];
         for (value, ty) in cases {
             let literal = json_to_literal(&value, &ty).unwrap();
@@ -220,6 +424,43 @@ mod tests {
             panic!("not a binary: {scalar:?}");
         };
         assert_eq!(b.tag, "msgpack");
+    }
+
+    #[test]
+    fn a_directory_where_a_file_is_expected_names_the_uri() {
+        let dir = json_to_literal(&json!({"uri": "s3://b/d"}), &FlyteType::Directory).unwrap();
+        let message = stored_kind_mismatch(&dir, &FlyteType::File).unwrap();
+        assert!(message.contains("s3://b/d is a directory"), "{message}");
+        assert_eq!(stored_kind_mismatch(&dir, &FlyteType::Directory), None);
+        let err = json_to_literal(&json!({"uri": ""}), &FlyteType::File).unwrap_err();
+        assert!(err.0.contains("not uploaded"), "{err}");
+    }
+
+    #[test]
+    fn a_dataset_with_other_columns_names_the_uri_and_the_column() {
+        let task = FlyteType::Dataset(vec![
+            ("id".into(), FlyteType::Integer),
+            ("amount".into(), FlyteType::Float),
+        ]);
+        let written = |columns: Vec<(String, FlyteType)>| {
+            let json = json!({"uri": "s3://b/t", "format": "parquet"});
+            json_to_literal(&json, &FlyteType::Dataset(columns)).unwrap()
+        };
+        let same = written(vec![
+            ("amount".into(), FlyteType::Float),
+            ("id".into(), FlyteType::Integer),
+        ]);
+        assert_eq!(stored_kind_mismatch(&same, &task), None);
+        assert_eq!(stored_kind_mismatch(&written(Vec::new()), &task), None);
+        let retyped = written(vec![
+            ("id".into(), FlyteType::String),
+            ("amount".into(), FlyteType::Float),
+        ]);
+        let message = stored_kind_mismatch(&retyped, &task).unwrap();
+        assert!(message.contains("s3://b/t: column `id`"), "{message}");
+        let missing = written(vec![("id".into(), FlyteType::Integer)]);
+        let message = stored_kind_mismatch(&missing, &task).unwrap();
+        assert!(message.contains("no column `amount`"), "{message}");
     }
 
     #[test]

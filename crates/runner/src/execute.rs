@@ -5,8 +5,10 @@
 //! in the runner pod), or to an embedded one — and writes `outputs.pb`, or `error.pb` on any
 //! failure.
 
+use crate::data::{Outputs, StorePort};
 use crate::error::SystemError;
 use crate::fanout::{ClusterChoice, ClusterGuard};
+use crate::offload::{OffloadError, fetch_offloaded, offload_large};
 use crate::storage::{Location, StorageError, read_blocking, write_blocking};
 use prost::Message;
 use std::sync::Arc;
@@ -29,6 +31,9 @@ pub struct Job {
     pub inputs: String,
     /// Where `outputs.pb` or `error.pb` goes (already normalized: not empty, not a template).
     pub output_prefix: String,
+    /// Where output files, directories and datasets are uploaded (Flyte's
+    /// `--raw-output-data-prefix`), when the task returns any.
+    pub raw_output_prefix: Option<String>,
     /// `URI[@sha256:HEX]` of the component.
     pub component: String,
     /// The export to call.
@@ -138,30 +143,111 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
         }));
     }
 
-    let config = job.sandbox.clone().map_err(|message| SystemError {
+    let mut config = job.sandbox.clone().map_err(|message| SystemError {
         reason: "host",
         message,
         recoverable: false,
     })?;
+    let (mut sandbox, mut component) = open(config.clone(), &bytes, &component_ref.uri)?;
+    let mut task = component
+        .task(&job.function)
+        .map_err(JobFailure::Task)?
+        .clone();
+    // A sandbox without directory grants hides WASI's preopen list from every execution (to
+    // record reaching for files as a denial), which would hide the mounts of stored data too:
+    // such a task gets an empty read-only `/inputs` granted, and its mounts show.
+    let _inputs_root =
+        if (task.has_stored_params() || task.returns_stored()) && config.grants.dirs.is_empty() {
+            let root = crate::data::Outputs::new().map_err(|e| e.to_job_failure())?;
+            let mut grant = root.mount();
+            grant.guest = wasmdask_sandbox::INPUTS_DIR.into();
+            grant.read_only = true;
+            config.grants.dirs.push(grant);
+            (sandbox, component) = open(config, &bytes, &component_ref.uri)?;
+            task = component
+                .task(&job.function)
+                .map_err(JobFailure::Task)?
+                .clone();
+            Some(root)
+        } else {
+            None
+        };
+    let task = &task;
+
+    let mut inputs = read_inputs(job, runtime, task.params.is_empty())?;
+    fetch_offloaded(runtime, &mut inputs).map_err(|e| match e {
+        OffloadError::Storage(e) => JobFailure::System(SystemError::storage(
+            "cannot read an offloaded input literal",
+            &e,
+        )),
+        OffloadError::Invalid(message) => {
+            JobFailure::Task(TaskError::new(ErrorKind::BadInput, message))
+        }
+    })?;
+    let mut call_args = args_from_inputs(&inputs, task).map_err(JobFailure::Task)?;
+
+    // Stored inputs are fetched here, not by the sandbox, so a store that fails is the
+    // platform's (recoverable) and a missing object the user's.
+    let data = Arc::new(StorePort::new(runtime.clone())?);
+    let mut mounts = data
+        .mount(task, &mut call_args)
+        .map_err(|e| e.to_job_failure())?;
+    let outputs = if task.returns_stored() {
+        let outputs = Outputs::new().map_err(|e| e.to_job_failure())?;
+        mounts.push(outputs.mount());
+        Some(outputs)
+    } else {
+        None
+    };
+
+    let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox, Some(runtime))?;
+    cluster.set_data(data);
+    let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
+    // The runner's log is what Flyte shows: the guest's output belongs there.
+    let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
+    let mut value = report.outcome.map_err(JobFailure::Task)?;
+    if let (Some(outputs), Some(value), Some(ty)) = (&outputs, value.as_mut(), task.output_type()) {
+        outputs
+            .upload(runtime, value, &ty, job.raw_output_prefix.as_deref())
+            .map_err(|e| e.to_job_failure())?;
+    }
+    let mut literals = outputs_from_result(value.as_ref(), task).map_err(JobFailure::Task)?;
+    let interface = wasmdask_flyte::typed_interface_of(task);
+    let output_type = |name: &str| {
+        interface
+            .outputs
+            .as_ref()
+            .and_then(|o| o.variables.get(name))
+            .and_then(|v| v.r#type.clone())
+    };
+    offload_large(runtime, &job.output_prefix, &mut literals, &output_type).map_err(
+        |e| match e {
+            OffloadError::Storage(e) => {
+                JobFailure::System(SystemError::storage("cannot offload an output literal", &e))
+            }
+            OffloadError::Invalid(message) => {
+                JobFailure::Task(TaskError::new(ErrorKind::GuestError, message))
+            }
+        },
+    )?;
+    Ok(literals)
+}
+
+/// A sandbox of `config` with the component loaded.
+fn open(
+    config: wasmdask_sandbox::SandboxConfig,
+    bytes: &[u8],
+    uri: &str,
+) -> Result<(Arc<Sandbox>, Arc<wasmdask_sandbox::LoadedComponent>), JobFailure> {
     let sandbox = Sandbox::new(config)
         .map_err(|e| SystemError::host(format!("cannot start the sandbox: {e}")))?;
     let component = sandbox.load(bytes.to_vec()).map_err(|e| {
         JobFailure::Task(TaskError::new(
             ErrorKind::InvalidComponent,
-            format!("{}: {e}", component_ref.uri),
+            format!("{uri}: {e}"),
         ))
     })?;
-    let task = component.task(&job.function).map_err(JobFailure::Task)?;
-
-    let inputs = read_inputs(job, runtime, task.params.is_empty())?;
-    let call_args = args_from_inputs(&inputs, task).map_err(JobFailure::Task)?;
-
-    let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox, Some(runtime))?;
-    let report = cluster.run(&sandbox, &component, &task.name, call_args)?;
-    // The runner's log is what Flyte shows: the guest's output belongs there.
-    let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
-    let value = report.outcome.map_err(JobFailure::Task)?;
-    outputs_from_result(value.as_ref(), task).map_err(JobFailure::Task)
+    Ok((sandbox, component))
 }
 
 /// The scheduler at `$DASK_SCHEDULER_ADDRESS` (the operator sets it in the runner pod), else an

@@ -133,7 +133,39 @@ impl ClusterGuard {
         function: &str,
         args: Vec<Val>,
     ) -> Result<ExecReport, SystemError> {
-        crate::task::run_root(sandbox, component, function, args, self.client.clone())
+        self.run_with_mounts(sandbox, component, function, args, Vec::new())
+    }
+
+    /// [`run`](Self::run) with directories only the root execution sees (its data inputs and
+    /// `/outputs`).
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Self::run).
+    pub fn run_with_mounts(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        component: &Arc<LoadedComponent>,
+        function: &str,
+        args: Vec<Val>,
+        mounts: Vec<wasmdask_sandbox::DirGrant>,
+    ) -> Result<ExecReport, SystemError> {
+        crate::task::run_root(
+            sandbox,
+            component,
+            function,
+            args,
+            self.client.clone(),
+            mounts,
+        )
+    }
+
+    /// Where an embedded cluster's calls fetch their file, directory and dataset arguments
+    /// (remote workers have their own).
+    pub fn set_data(&self, data: Arc<dyn wasmdask_sandbox::DataPort>) {
+        if let Some(local) = &self._local {
+            local.set_data(data);
+        }
     }
 }
 

@@ -11,16 +11,21 @@
 //! - [`execute`] — the Flyte job runner (`wasmdask execute`: the pyflyte-execute contract,
 //!   `inputs.pb` → `outputs.pb` or `error.pb`).
 //! - [`inputs`] — `key=value` arguments as the `inputs.pb` Flyte would write (`wasmdask render`).
+//! - [`data`] — files, directories and datasets (`wasmdask:task/data`): inputs fetched once
+//!   per process and mounted per execution ([`data::StorePort`]), outputs uploaded
+//!   ([`data::Outputs`]); [`offload`] — offloaded literals, read and written as flytekit does.
 //! - [`storage`] — the URIs those files live at, behind the [`storage::Storage`] trait.
 //! - [`error`] — [`RunError`] and the [`SystemError`] of the platform around a task, which is
 //!   never labelled with a task-error kind.
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod data;
 pub mod error;
 pub mod execute;
 pub mod fanout;
 pub mod inputs;
+pub mod offload;
 pub mod storage;
 pub mod task;
 

@@ -89,7 +89,7 @@ pub trait Storage {
 /// Where one object lives: an object_store store and the object's path in it.
 #[derive(Debug)]
 pub struct Location {
-    store: Box<dyn ObjectStore>,
+    store: std::sync::Arc<dyn ObjectStore>,
     path: StorePath,
     uri: String,
 }
@@ -141,10 +141,55 @@ impl Location {
             .map_err(|e| invalid(e.to_string()))?;
         let path = object_path(&url, path).map_err(|e| invalid(e.to_string()))?;
         Ok(Location {
-            store,
+            store: store.into(),
             path,
             uri: uri.to_string(),
         })
+    }
+
+    /// The URI it was parsed from.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The object `relative` (a `/`-separated path) under this location as a prefix, in the
+    /// same store.
+    pub fn child(&self, relative: &str) -> Location {
+        let mut path = self.path.clone();
+        for part in relative.split('/').filter(|p| !p.is_empty()) {
+            path = path.child(part);
+        }
+        Location {
+            store: self.store.clone(),
+            path,
+            uri: Self::join(&self.uri, relative),
+        }
+    }
+
+    /// The paths, relative to this location as a prefix, of every object under it (a
+    /// FlyteDirectory or a StructuredDataset), sorted.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn list(&self) -> Result<Vec<String>, StorageError> {
+        use futures_util::StreamExt;
+        let mut stream = self.store.list(Some(&self.path));
+        let mut found = Vec::new();
+        while let Some(meta) = stream.next().await {
+            let meta = meta.map_err(|source| StorageError::Store {
+                uri: self.uri.clone(),
+                source,
+            })?;
+            if let Some(parts) = meta.location.prefix_match(&self.path) {
+                let relative: Vec<String> = parts.map(|p| p.as_ref().to_string()).collect();
+                if !relative.is_empty() {
+                    found.push(relative.join("/"));
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
     }
 
     /// The local file at `path` (absolute, or relative to the working directory).
@@ -155,7 +200,7 @@ impl Location {
         };
         let absolute = std::path::absolute(path).map_err(|e| invalid(&e))?;
         Ok(Location {
-            store: Box::new(LocalFileSystem::new()),
+            store: std::sync::Arc::new(LocalFileSystem::new()),
             path: StorePath::from_absolute_path(&absolute).map_err(|e| invalid(&e))?,
             uri: uri.to_string(),
         })

@@ -4,7 +4,9 @@
 use crate::error::{RunError, SystemError};
 use std::path::Path;
 use std::sync::Arc;
-use wasmdask_sandbox::{ExecReport, FanOut, LoadedComponent, Sandbox, SandboxConfig, TaskSig};
+use wasmdask_sandbox::{
+    DirGrant, ExecReport, FanOut, LoadedComponent, Sandbox, SandboxConfig, TaskSig,
+};
 use wasmtime::component::Val;
 
 /// Loads the component at `path`; the error names the file.
@@ -41,6 +43,7 @@ pub(crate) fn run_root(
     function: &str,
     args: Vec<Val>,
     fanout: Arc<dyn FanOut>,
+    mounts: Vec<DirGrant>,
 ) -> Result<ExecReport, SystemError> {
     let stack = sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
     let root = std::thread::Builder::new()
@@ -50,7 +53,9 @@ pub(crate) fn run_root(
             let sandbox = sandbox.clone();
             let component = component.clone();
             let function = function.to_string();
-            move || sandbox.execute(&component, &function, args, Some(fanout), 0)
+            move || {
+                sandbox.execute_with_mounts(&component, &function, args, Some(fanout), 0, &mounts)
+            }
         })
         .map_err(|e| SystemError::host(format!("cannot start the task thread: {e}")))?;
     root.join().map_err(|_| SystemError {

@@ -82,6 +82,20 @@ pub struct TaskSig {
 }
 
 impl TaskSig {
+    /// Whether an argument can be a file, directory or dataset (`wasmdask:task/data`), which a
+    /// [`DataPort`](crate::DataPort) mounts for the execution.
+    pub fn has_stored_params(&self) -> bool {
+        self.params
+            .iter()
+            .any(|(_, ty)| values::contains_stored(ty))
+    }
+
+    /// Whether the result can hold a file, directory or dataset, written under `/outputs`.
+    pub fn returns_stored(&self) -> bool {
+        self.output_type()
+            .is_some_and(|ty| values::contains_stored(&ty))
+    }
+
     /// The type of a successful result: the `ok` side when the export returns `result<T, E>`
     /// (its `err` side becomes a task error).
     pub fn output_type(&self) -> Option<Type> {

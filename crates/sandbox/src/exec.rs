@@ -4,10 +4,11 @@ use super::classify;
 use super::component::LoadedComponent;
 use super::component::TaskSig;
 use super::engine::{EPOCH_TICK, Sandbox};
-use super::grants::{Denial, DenialLog};
+use super::grants::{Denial, DenialLog, DirGrant};
 use super::host::{GuestCalls, HostState, LogLine};
 use super::limits::Limiter;
 use super::output::BoundedOutput;
+use crate::data::DataPort;
 use crate::fanout::FanOut;
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
@@ -52,6 +53,20 @@ impl Sandbox {
         cluster: Option<Arc<dyn FanOut>>,
         depth: u32,
     ) -> ExecReport {
+        self.execute_with_mounts(component, function, args, cluster, depth, &[])
+    }
+
+    /// [`execute`](Self::execute) with directories only this execution sees (its data inputs,
+    /// its `/outputs`), on top of the grants every execution has.
+    pub fn execute_with_mounts(
+        &self,
+        component: &Arc<LoadedComponent>,
+        function: &str,
+        args: Vec<Val>,
+        cluster: Option<Arc<dyn FanOut>>,
+        depth: u32,
+        mounts: &[DirGrant],
+    ) -> ExecReport {
         let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| {
             let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
             func.call(store, &args, &mut results)?;
@@ -60,8 +75,11 @@ impl Sandbox {
         self.run(
             component,
             function,
-            cluster,
-            depth,
+            Place {
+                cluster,
+                depth,
+                mounts,
+            },
             call,
             |value, _, denials| classify::returned(value, denials),
         )
@@ -70,14 +88,27 @@ impl Sandbox {
     /// Like [`execute`](Self::execute), but the result comes back in the binary encoding, as it
     /// travels to whoever takes it (empty when the export returns nothing). An export of
     /// scalars returning a list of numbers skips the per-element `Val`s (`typed_call`).
+    ///
+    /// With a `data` port, the call's file, directory and dataset arguments are fetched and
+    /// mounted read-only for this execution alone (`wasmdask:task/data`).
     pub fn execute_encoded(
         &self,
         component: &Arc<LoadedComponent>,
         function: &str,
-        args: Vec<Val>,
+        mut args: Vec<Val>,
         cluster: Option<Arc<dyn FanOut>>,
         depth: u32,
+        data: Option<&dyn DataPort>,
     ) -> ExecReport<Bytes> {
+        let mounts = match (data, component.task(function)) {
+            (Some(data), Ok(task)) if task.has_stored_params() => {
+                match data.mount_inputs(task, &mut args) {
+                    Ok(mounts) => mounts,
+                    Err(error) => return ExecReport::failed(error),
+                }
+            }
+            _ => Vec::new(),
+        };
         let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| match task.typed {
             Some(shape) => shape.call(store, func, &args).map(Returned::Encoded),
             None => {
@@ -89,8 +120,11 @@ impl Sandbox {
         self.run(
             component,
             function,
-            cluster,
-            depth,
+            Place {
+                cluster,
+                depth,
+                mounts: &mounts,
+            },
             call,
             |returned, task, denials| match returned {
                 Returned::Val(value) => {
@@ -108,8 +142,11 @@ impl Sandbox {
         &self,
         component: &Arc<LoadedComponent>,
         function: &str,
-        cluster: Option<Arc<dyn FanOut>>,
-        depth: u32,
+        Place {
+            cluster,
+            depth,
+            mounts,
+        }: Place<'_>,
         call: impl FnOnce(&mut Store<HostState>, Func, &TaskSig) -> wasmtime::Result<R>,
         returned: impl FnOnce(R, &TaskSig, &[Denial]) -> Result<T, TaskError>,
     ) -> ExecReport<T> {
@@ -118,16 +155,7 @@ impl Sandbox {
         let stdout = BoundedOutput::new("stdout", limits.output_bytes);
         let stderr = BoundedOutput::new("stderr", limits.output_bytes);
         let denials = DenialLog::default();
-        let mut report = ExecReport {
-            outcome: Err(TaskError::new(ErrorKind::InvalidComponent, "not run")),
-            stdout: Vec::new(),
-            stderr: Vec::new(),
-            logs: Vec::new(),
-            denials: Vec::new(),
-            submitted: 0,
-            instantiate_time: Duration::ZERO,
-            elapsed: Duration::ZERO,
-        };
+        let mut report = ExecReport::failed(TaskError::new(ErrorKind::InvalidComponent, "not run"));
         let task = match component.task(function) {
             Ok(task) => task,
             Err(e) => {
@@ -135,7 +163,11 @@ impl Sandbox {
                 return report;
             }
         };
-        let wasi = match self.config.grants.wasi_ctx(&stdout, &stderr, &denials) {
+        let wasi = match self
+            .config
+            .grants
+            .wasi_ctx(&stdout, &stderr, &denials, mounts)
+        {
             Ok(wasi) => wasi,
             Err(e) => {
                 report.outcome = Err(TaskError::new(ErrorKind::Denied, e.to_string()));
@@ -207,6 +239,30 @@ impl Sandbox {
         report.elapsed = started.elapsed();
         report
     }
+}
+
+impl<T> ExecReport<T> {
+    /// A report of an execution that failed before the guest ran.
+    fn failed(error: TaskError) -> Self {
+        ExecReport {
+            outcome: Err(error),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            logs: Vec::new(),
+            denials: Vec::new(),
+            submitted: 0,
+            instantiate_time: Duration::ZERO,
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+/// Where an execution sits: the cluster its fan-out goes to, its depth in the fan-out tree,
+/// and the directories only it sees.
+struct Place<'a> {
+    cluster: Option<Arc<dyn FanOut>>,
+    depth: u32,
+    mounts: &'a [DirGrant],
 }
 
 /// What [`Sandbox::execute_encoded`]'s call returned: a `Val` to encode, or a typed call's

@@ -86,12 +86,14 @@ impl DenialLog {
 }
 
 impl Grants {
-    /// Builds the WASI context of one execution.
+    /// Builds the WASI context of one execution: these grants plus `mounts`, the directories
+    /// of that execution alone (its data inputs and outputs, `wasmdask:task/data`).
     pub(crate) fn wasi_ctx(
         &self,
         stdout: &BoundedOutput,
         stderr: &BoundedOutput,
         denials: &DenialLog,
+        mounts: &[DirGrant],
     ) -> Result<WasiCtx, std::io::Error> {
         let mut builder = WasiCtxBuilder::new();
         builder
@@ -128,7 +130,7 @@ impl Grants {
         for (name, value) in &self.env {
             builder.env(name, value);
         }
-        for dir in &self.dirs {
+        for dir in self.dirs.iter().chain(mounts) {
             let perms = if dir.read_only {
                 FsPerms::ReadOnly
             } else {

@@ -15,6 +15,7 @@
 mod cache;
 mod classify;
 mod component;
+mod data;
 mod engine;
 mod exception;
 mod exec;
@@ -33,6 +34,7 @@ mod typed_call;
 
 pub use cache::default_cache_dir;
 pub use component::{LoadError, LoadedComponent, TaskSig, digest_of};
+pub use data::{DataPort, INPUTS_DIR, OUTPUTS_DIR};
 pub use engine::{Sandbox, SandboxConfig, SandboxError};
 pub use exec::ExecReport;
 pub use fanout::{Arg, Call, FanOut, Input, Pending, input_failed};

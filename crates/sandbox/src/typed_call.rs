@@ -383,7 +383,7 @@ mod tests {
         let task = component.task(function).unwrap();
         assert!(task.typed.is_some(), "`{function}` takes the typed call");
         let by_val = sandbox.execute(&component, function, args.clone(), None, 0);
-        let typed = sandbox.execute_encoded(&component, function, args, None, 0);
+        let typed = sandbox.execute_encoded(&component, function, args, None, 0, None);
         let val = by_val.outcome.unwrap().unwrap();
         let ty = task.output_type().unwrap();
         assert_eq!(
@@ -454,7 +454,7 @@ mod tests {
         let component = sandbox.load(component()).unwrap();
         let failing = vec![Val::Bool(true)];
         let by_val = sandbox.execute(&component, "maybe-f64", failing.clone(), None, 0);
-        let typed = sandbox.execute_encoded(&component, "maybe-f64", failing, None, 0);
+        let typed = sandbox.execute_encoded(&component, "maybe-f64", failing, None, 0, None);
         let (by_val, typed) = (by_val.outcome.unwrap_err(), typed.outcome.unwrap_err());
         assert_eq!(typed.kind, ErrorKind::GuestError);
         assert_eq!(typed.message, "boom");

@@ -9,6 +9,9 @@
 //! | `f32`, `f64`                           | `FLOAT`                     |
 //! | `char`, `string`                       | `STRING`                    |
 //! | `list<T>`                              | `collection(T)`             |
+//! | `datetime`, `duration` (`wasmdask:task/data`) | `DATETIME`, `DURATION` |
+//! | `file`, `directory`                    | `Blob` single (FlyteFile), `Blob` multipart (FlyteDirectory), any format |
+//! | `structured-dataset`                   | `StructuredDataset`, format `parquet`, with the columns of its `columns` record if it has one |
 //! | `option<T>`                            | the type of `T`; `none` is an absent input / a `none` literal |
 //! | `record`, `variant`, `enum`, `flags`, `tuple`, `map`, fixed-length `list`, nested `result` | `STRUCT` |
 //! | the function result `result<T, E>`     | the type of `T`; `err` becomes a task error |
@@ -24,6 +27,8 @@
 use std::fmt;
 
 use wasmtime::component::Type;
+
+use super::data::{DataType, data_type};
 
 /// The Flyte `LiteralType` of a task input or output (its `simple` type, or a collection).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +47,38 @@ pub enum FlyteType {
     Collection(Box<FlyteType>),
     /// `SimpleType.STRUCT`, holding the value's JSON (see the module docs).
     Struct,
+    /// `SimpleType.DATETIME`.
+    Datetime,
+    /// `SimpleType.DURATION`.
+    Duration,
+    /// `BlobType` with `SINGLE` dimensionality and any format: a `FlyteFile`.
+    File,
+    /// `BlobType` with `MULTIPART` dimensionality and any format: a `FlyteDirectory`.
+    Directory,
+    /// `StructuredDatasetType` of format `parquet`; no columns means any columns.
+    Dataset(Vec<(String, FlyteType)>),
 }
+
+/// The format of the structured datasets wasmdask tasks read and write.
+pub const DATASET_FORMAT: &str = "parquet";
 
 /// The Flyte type of a value of `ty` (a parameter, or an element of a structure).
 pub fn flyte_type(ty: &Type) -> FlyteType {
+    if let Some(data) = data_type(ty) {
+        return match data {
+            DataType::Datetime => FlyteType::Datetime,
+            DataType::Duration => FlyteType::Duration,
+            DataType::File => FlyteType::File,
+            DataType::Directory => FlyteType::Directory,
+            DataType::Dataset { columns } => FlyteType::Dataset(
+                columns
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(name, ty)| (name.replace('-', "_"), flyte_type(ty)))
+                    .collect(),
+            ),
+        };
+    }
     match ty {
         Type::Bool => FlyteType::Boolean,
         Type::S8
@@ -84,6 +117,18 @@ impl fmt::Display for FlyteType {
             FlyteType::String => f.write_str("STRING"),
             FlyteType::Collection(element) => write!(f, "collection({element})"),
             FlyteType::Struct => f.write_str("STRUCT"),
+            FlyteType::Datetime => f.write_str("DATETIME"),
+            FlyteType::Duration => f.write_str("DURATION"),
+            FlyteType::File => f.write_str("BLOB(single)"),
+            FlyteType::Directory => f.write_str("BLOB(multipart)"),
+            FlyteType::Dataset(columns) => {
+                write!(f, "STRUCTURED_DATASET({DATASET_FORMAT}")?;
+                for (i, (name, ty)) in columns.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { ", " })?;
+                    write!(f, "{name} {ty}")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -101,7 +146,55 @@ mod tests {
         ),
         ("color", r#"(enum "red" "green")"#),
         ("perms", r#"(flags "read" "write")"#),
+        (
+            "datetime",
+            r#"(record (field "unix-seconds" s64) (field "nanos" u32))"#,
+        ),
+        (
+            "duration",
+            r#"(record (field "seconds" s64) (field "nanos" s32))"#,
+        ),
+        (
+            "file",
+            r#"(record (field "path" string) (field "uri" string) (field "format" string))"#,
+        ),
+        (
+            "directory",
+            r#"(record (field "dir-path" string) (field "uri" string) (field "format" string))"#,
+        ),
+        (
+            "table",
+            r#"(record (field "dataset-path" string) (field "uri" string) (field "format" string))"#,
+        ),
+        (
+            "row",
+            r#"(record (field "region" string) (field "amount" float64) (field "units" s64))"#,
+        ),
+        (
+            "sales",
+            r#"(record (field "dataset-path" string) (field "uri" string) (field "format" string) (field "columns" (option $row)))"#,
+        ),
     ];
+
+    #[test]
+    fn maps_the_data_types() {
+        let cases = [
+            ("$datetime", "DATETIME"),
+            ("$duration", "DURATION"),
+            ("$file", "BLOB(single)"),
+            ("$directory", "BLOB(multipart)"),
+            ("(list $file)", "collection(BLOB(single))"),
+            ("$table", "STRUCTURED_DATASET(parquet)"),
+            (
+                "$sales",
+                "STRUCTURED_DATASET(parquet: region STRING, amount FLOAT, units INTEGER)",
+            ),
+        ];
+        let tys = types(DEFS, &cases.map(|(wat, _)| wat));
+        for ((wat, flyte), ty) in cases.iter().zip(&tys) {
+            assert_eq!(flyte_type(ty).to_string(), *flyte, "for {wat}");
+        }
+    }
 
     #[test]
     fn maps_every_kind_of_type() {

@@ -19,6 +19,7 @@ use serde_json::{Number, Value, json};
 use wasmtime::component::types::{Case, Flags, Map as MapType};
 use wasmtime::component::{Type, Val};
 
+use super::data;
 use super::describe::{expected, got};
 use super::error::ValueError;
 use super::members::Members;
@@ -63,9 +64,20 @@ pub fn to_val(json: &Value, ty: &Type) -> Result<Val, ValueError> {
         }
         Type::Map(map) => Val::Map(map_pairs(json, map, ty)?),
         Type::Record(record) => {
+            let data = data::data_type(ty);
+            if let Some(data) = &data
+                && let Some(val) = data::to_val(json, data)?
+            {
+                return Ok(val);
+            }
             let object = json.as_object().ok_or_else(|| mismatch(json, ty))?;
             let members = Members::fields(record);
-            let vals = members.read_object(object)?;
+            let vals = match &data {
+                Some(data) if data.is_stored() => {
+                    members.read_object(&data::with_defaults(object, data))?
+                }
+                _ => members.read_object(object)?,
+            };
             let names = members.items().iter().map(|(name, _)| name.to_string());
             Val::Record(names.zip(vals).collect())
         }
@@ -132,12 +144,14 @@ pub fn from_val(val: &Val) -> Value {
             .iter()
             .map(|(key, value)| json!([from_val(key), from_val(value)]))
             .collect(),
-        Val::Record(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(name, val)| (name.clone(), from_val(val)))
-                .collect(),
-        ),
+        Val::Record(fields) => data::from_val(val).unwrap_or_else(|| {
+            Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, val)| (name.clone(), from_val(val)))
+                    .collect(),
+            )
+        }),
         Val::Variant(name, None) | Val::Enum(name) => json!(name),
         Val::Variant(name, Some(payload)) => json!({ name: from_val(payload) }),
         Val::Option(None) => Value::Null,

@@ -15,6 +15,8 @@
 //! - `json`: one value ⇄ JSON ([`to_val`], [`from_val`], [`check_plain_data`]).
 //! - `args`: a call's arguments from a JSON array/object ([`args_from_json`]) or `key=value`
 //!   words ([`args_from_key_values`]; `key=@file` values are read by the caller, [`ArgFile`]).
+//! - `data`: the Flyte data types of `wasmdask:task/data` (datetime, duration, file, directory,
+//!   structured dataset), recognised by their fields ([`data_type`]), and their JSON forms.
 //! - `wit_type`, `flyte_type`: types printed as WIT ([`wit_type()`]) and mapped to Flyte literal
 //!   types ([`FlyteType`]; the mapping and its reasons are documented there).
 //! - `members`, `names`, `describe`, `error`: the shared rules for named fields/parameters, loose
@@ -24,6 +26,7 @@
 
 mod args;
 mod binary;
+mod data;
 mod describe;
 mod error;
 mod flyte_type;
@@ -37,8 +40,12 @@ mod wit_type;
 
 pub use args::{ArgFile, KeyValueError, args_from_json, args_from_key_values};
 pub use binary::{args_from_binary, args_to_binary, from_binary, list_prefix, to_binary};
+pub use data::{
+    DataType, StoredFields, contains_stored, data_type, datetime_from_text, datetime_parts,
+    datetime_text, duration_from_str, duration_text_of, stored_val, visit_stored,
+};
 pub use error::ValueError;
-pub use flyte_type::{FlyteType, flyte_output_type, flyte_type};
+pub use flyte_type::{DATASET_FORMAT, FlyteType, flyte_output_type, flyte_type};
 pub use json::{check_plain_data, from_val, to_val};
 pub use numbers::{Number, numbers_to_binary};
 pub use wit_type::{wit_params, wit_type};

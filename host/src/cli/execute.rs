@@ -39,7 +39,8 @@ pub struct ExecuteArgs {
     #[arg(long, value_name = "URI")]
     pub output_prefix: String,
 
-    /// Accepted for compatibility; wasmdask tasks have no offloaded (blob) outputs.
+    /// Where the files, directories and datasets a task returns are uploaded (under a fresh
+    /// random directory each, as flytekit does).
     #[arg(long, value_name = "URI")]
     pub raw_output_data_prefix: Option<String>,
 
@@ -77,6 +78,7 @@ pub(super) fn execute(args: ExecuteArgs, log_format: LogFormat) -> Result<(), Fa
     let job = Job {
         inputs: args.inputs.clone(),
         output_prefix,
+        raw_output_prefix: normalize_path_arg(args.raw_output_data_prefix.as_deref()),
         component: component.clone(),
         function: function.clone(),
         sandbox: args

@@ -62,6 +62,7 @@ pub(super) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         memory_limit,
         death_timeout: args.death_timeout,
         sandbox,
+        data: None,
     };
     let runtime = super::runtime()?;
     runtime

@@ -1,7 +1,7 @@
 // A JavaScript guest whose errors escape: the host must report them with their message.
 // `poke` probes isolation: state a call leaves at module level must not reach the next call.
 
-import { gather, submit } from 'wasmdask:task/cluster@0.1.2';
+import { gather, submit } from 'wasmdask:task/cluster@0.1.3';
 
 export function fail(message) {
   throw new Error(message);

@@ -5,7 +5,8 @@
 # - builds the `wasmdask` host binary (target/release/wasmdask);
 # - builds the Rust example component (target/guests/wasm32-wasip2/release/wasmdask_example.wasm);
 # - creates .venv with the Python tools the tests drive for real (scripts/requirements.txt:
-#   flytekit + flytekitplugins-dask, moto's S3 server, componentize-py for Python tasks, ...);
+#   flytekit + flytekitplugins-dask, flyte-sdk + flyteplugins-dask (Flyte 2), moto's S3 server,
+#   componentize-py for Python tasks, ...);
 # - installs the C task toolchain (clang, wasm-ld, wasi-libc, wasm32 compiler-rt: Debian packages,
 #   needs root or sudo) and the JavaScript one (componentize-js, pinned in package.json, into
 #   node_modules with `npm ci`), so `wasmdask build` and the test guests can build every language;

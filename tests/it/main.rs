@@ -11,6 +11,8 @@ mod data;
 mod fanout;
 mod faults;
 mod flyte;
+mod flyte_data;
+mod flyte_plugin;
 mod graph;
 mod image;
 mod invalid;

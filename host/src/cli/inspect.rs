@@ -4,6 +4,9 @@ use super::Failure;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
+use wasmdask_flyte::Dask;
+use wasmdask_flyte::idl::to_json;
+use wasmdask_flyte::template::{TemplateOptions, task_spec};
 use wasmdask_runner::task::inspect_component;
 use wasmdask_sandbox::{LoadedComponent, TaskSig};
 use wasmdask_values::{flyte_type, wit_type};
@@ -56,7 +59,32 @@ fn describe_task(task: &TaskSig) -> serde_json::Value {
             "wit": wit_type(&ty),
             "flyte": flyte_type(&ty).to_string(),
         })),
+        "interface": flyte_interface(task),
     })
+}
+
+/// The task's Flyte `TypedInterface` (proto3 JSON) exactly as `serialize` writes it, so the
+/// flytekit plugin (`plugins/flytekit-wasmdask`) declares the literal types `execute` reads
+/// instead of re-deriving them from the WIT text.
+fn flyte_interface(task: &TaskSig) -> serde_json::Value {
+    let options = TemplateOptions {
+        image: String::new(),
+        name_prefix: String::new(),
+        project: String::new(),
+        domain: String::new(),
+        version: String::new(),
+        component_uri: String::new(),
+        digest: String::new(),
+        requests: None,
+        limits: None,
+        pod_template: None,
+    };
+    task_spec(task, &Dask::default(), &options)
+        .template
+        .and_then(|template| template.interface)
+        .map_or(serde_json::Value::Null, |interface| {
+            to_json(&interface, "flyteidl.core.TypedInterface")
+        })
 }
 
 fn print_text(path: &std::path::Path, component: &LoadedComponent) {

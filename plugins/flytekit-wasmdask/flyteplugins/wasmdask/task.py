@@ -1,0 +1,392 @@
+"""`WasmTask` for Flyte 2: one export of a WebAssembly component as a flyte-sdk task of type `dask`.
+
+Remotely it is what `wasmdask serialize` writes: `custom` is flyteplugins-dask's own DaskJob
+(the same `flyteidl2.plugins.DaskJob` message as v1's, same JSON keys), the container runs
+`wasmdask execute` with the placeholders the backend fills, and the token comes from a Secret
+through a pod template. Locally it runs through `wasmdask execute` on an embedded cluster: the
+task's inputs become the `flyteidl2.task.Inputs` a Flyte 2 backend would hand the runner pod
+(wire-compatible with v1's LiteralMap: `literals = 1` of name/literal pairs), and its
+outputs.pb is read back as `flyteidl2.task.Outputs`.
+"""
+
+import asyncio
+import contextlib
+import datetime
+import functools
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from flyte import PodTemplate
+from flyte._task import TaskTemplate
+from flyte.errors import RuntimeSystemError, RuntimeUserError
+from flyte.models import NativeInterface, SerializationContext
+from flyteplugins.dask import Dask
+from flyteplugins.dask.task import DaskTask
+
+#: The Secret key every pod reads WASMDASK_TOKEN from, as `wasmdask serialize --token-secret`.
+DEFAULT_TOKEN_SECRET = "wasmdask-token/token"
+#: The environment variable that names the binary, ahead of PATH.
+BIN_ENV = "WASMDASK_BIN"
+#: A directory where local executions keep their inputs.pb and outputs (one subdirectory each).
+KEEP_ENV = "WASMDASK_LOCAL_RUNS"
+_PRIMARY = "primary"
+_EMPTY = inspect.Parameter.empty
+
+
+class WasmdaskNotFound(RuntimeError):
+    """No `wasmdask` binary: the task cannot be typed or run."""
+
+
+class UnmappableType(TypeError):
+    """A WIT type with no Python type that flyte-sdk turns into the host's Flyte type."""
+
+
+class WasmTaskError(RuntimeUserError):
+    """The task failed by its own doing (error.pb's `USER:...` code, the guest's message)."""
+
+
+class WasmSystemError(RuntimeSystemError):
+    """The platform failed, not the task (storage, a changed component, a lost worker)."""
+
+
+def find_binary(explicit: Optional[str] = None) -> str:
+    """`explicit`, then $WASMDASK_BIN, then `wasmdask` on PATH, then this repository's build."""
+    if explicit:
+        return str(explicit)
+    if os.environ.get(BIN_ENV):
+        return os.environ[BIN_ENV]
+    on_path = shutil.which("wasmdask")
+    if on_path:
+        return on_path
+    repo_build = Path(__file__).resolve().parents[4] / "target" / "release" / "wasmdask"
+    if repo_build.is_file():
+        return str(repo_build)
+    raise WasmdaskNotFound(
+        f"cannot find the wasmdask binary: pass wasmdask_bin=..., set ${BIN_ENV}, put it on PATH "
+        "or build it (`cargo build --release -p wasmdask`)"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _inspect(binary: str, component: str, _mtime: int, _size: int) -> dict:
+    done = subprocess.run([binary, "inspect", "--json", component], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ValueError(f"wasmdask inspect {component} failed: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def _python_types() -> Dict[str, type]:
+    """The host's Flyte type → flyte-sdk's Python type (as flytekitplugins.wasmdask.types)."""
+    from flyte.io import DataFrame, Dir, File
+
+    return {
+        "BOOLEAN": bool,
+        "INTEGER": int,
+        "FLOAT": float,
+        "STRING": str,
+        "DATETIME": datetime.datetime,
+        "DURATION": datetime.timedelta,
+        "BLOB(single)": File,
+        "BLOB(multipart)": Dir,
+        "STRUCTURED_DATASET": DataFrame,
+    }
+
+
+def python_type(wit: str, flyte: str) -> Tuple[type, bool]:
+    """The Python type of a parameter or result, and whether it is an `option`."""
+    if wit.startswith("option<"):
+        return typing.Optional[_python_type(wit[len("option<") : -1], flyte)], True
+    return _python_type(wit, flyte), False
+
+
+def _python_type(wit: str, flyte: str) -> type:
+    if flyte.startswith("collection(") and wit.startswith("list<"):
+        element = wit[len("list<") : -1]
+        if element.startswith("option<"):
+            raise UnmappableType(f"`{wit}`: a list of options has no Flyte collection type")
+        return typing.List[_python_type(element, flyte[len("collection(") : -1])]  # type: ignore[misc]
+    if flyte == "STRUCT":
+        if wit.startswith("record {"):
+            return dict
+        raise UnmappableType(
+            f"`{wit}` is a Flyte STRUCT that Python cannot read back (only records map, to dict); "
+            "wrap it in a record"
+        )
+    types = _python_types()
+    found = types.get(flyte) or types.get(flyte.split("(", 1)[0])
+    if found is None:
+        raise UnmappableType(f"`{wit}` (Flyte {flyte}) has no Python type in flyteplugins.wasmdask")
+    return found
+
+
+def _declaring_dir() -> Path:
+    """The directory of the file that declares the task (the first caller outside flyte-sdk,
+    dataclasses and this plugin), so relative component paths follow the workflow file."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        path = frame.f_code.co_filename
+        if (
+            not module.startswith(("flyte.", "flyteplugins.wasmdask", "dataclasses"))
+            and not path.startswith("<")
+            and os.path.isfile(path)
+        ):
+            return Path(path).resolve().parent
+        frame = frame.f_back
+    return Path.cwd()
+
+
+def _token_pod_template(token_secret: str) -> PodTemplate:
+    """A pod template whose primary container reads WASMDASK_TOKEN from the Secret, as
+    `wasmdask serialize --token-secret` writes it."""
+    from kubernetes.client import V1Container, V1EnvVar, V1EnvVarSource, V1PodSpec, V1SecretKeySelector
+
+    name, _, key = token_secret.partition("/")
+    token = V1EnvVar(
+        name="WASMDASK_TOKEN",
+        value_from=V1EnvVarSource(secret_key_ref=V1SecretKeySelector(name=name, key=key or "token")),
+    )
+    return PodTemplate(
+        pod_spec=V1PodSpec(containers=[V1Container(name=_PRIMARY, env=[token])]),
+        primary_container_name=_PRIMARY,
+    )
+
+
+def _comparable_interface(variables: Any) -> Dict[str, Any]:
+    """{name: literal type} of a TypedInterface side in JSON form, v1 (a map) or v2 (a list of
+    key/value entries), without what flyte-sdk's type engine writes differently and the backend
+    does not type-check: descriptions (it writes none), `annotation`s (it marks a dict's STRUCT
+    `serialization-format: msgpack`, metadata for cache keys) and a structured dataset's
+    `format` (it writes none, which matches any format; the host's is `parquet`)."""
+    if isinstance(variables, list):
+        variables = {entry["key"]: entry["value"] for entry in variables}
+    return {name: _without_metadata(var.get("type") or {}) for name, var in (variables or {}).items()}
+
+
+def _without_metadata(literal_type: Any) -> Any:
+    if isinstance(literal_type, list):
+        return [_without_metadata(v) for v in literal_type]
+    if not isinstance(literal_type, dict):
+        return literal_type
+    out = {k: _without_metadata(v) for k, v in literal_type.items() if k != "annotation"}
+    if isinstance(out.get("structuredDatasetType"), dict):
+        out["structuredDatasetType"].pop("format", None)
+    return out
+
+
+@dataclass(kw_only=True)
+class WasmTask(TaskTemplate):
+    """An export of a WebAssembly component as a Flyte 2 Dask task.
+
+    Args:
+        name: the Flyte task name.
+        component: the component (.wasm): a path (a relative one is relative to the file that
+            declares the task) or a `file://` URI; it is inspected for the task's types.
+        function: the export to run (its WIT name, e.g. `sum-of-squares`).
+        plugin_config: flyteplugins-dask's `Dask(scheduler=…, workers=…)`; `Dask()` if omitted.
+        resources: the runner container's `flyte.Resources`.
+        image: the wasmdask host image (scripts/build-image.py).
+        component_uri: where the runner fetches the component [default: the absolute path].
+        token_secret: `NAME[/KEY]` of the Secret every pod reads WASMDASK_TOKEN from, or None
+            for no pod template.
+        wasmdask_bin: the `wasmdask` binary [default: $WASMDASK_BIN, PATH, the repo's build].
+    """
+
+    component: Union[str, os.PathLike]
+    function: str
+    interface: NativeInterface = None  # type: ignore[assignment]  # from the component
+    plugin_config: Dask = field(default_factory=Dask)
+    task_type: str = "dask"
+    image: Any = None
+    component_uri: Optional[str] = None
+    token_secret: Optional[str] = DEFAULT_TOKEN_SECRET
+    wasmdask_bin: Optional[str] = None
+
+    def __post_init__(self):
+        where = f"WasmTask {self.name} (`{self.function}`)"
+        self._wasmdask = find_binary(self.wasmdask_bin)
+        text = os.fspath(self.component)
+        if "://" in text and not text.startswith("file://"):
+            raise ValueError(f"{where}: flyteplugins.wasmdask reads a local component; pass component_uri= for {text}")
+        local = (_declaring_dir() / text.removeprefix("file://")).resolve()
+        if not local.is_file():
+            raise FileNotFoundError(f"{where}: the component {local} does not exist (build it, or pass a URI)")
+        # `replace()` (task.override) passes the resolved absolute path back in.
+        self.component = str(local)
+        stat = local.stat()
+        try:
+            description = _inspect(self._wasmdask, str(local), stat.st_mtime_ns, stat.st_size)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        signature = next((t for t in description["tasks"] if t["name"] == self.function), None)
+        if signature is None:
+            names = ", ".join(t["name"] for t in description["tasks"])
+            raise ValueError(f"{where}: {local} has no export `{self.function}`; its tasks are: {names}")
+        self.interface = self._native_interface(signature)
+        self._check_interface(signature)
+        self.component_uri = self.component_uri or str(local)
+        self._component_ref = f"{self.component_uri}@{description['digest']}"
+        self._local_ref = f"{local}@{description['digest']}"
+        if self.pod_template is None and self.token_secret:
+            self.pod_template = _token_pod_template(self.token_secret)
+        if self.image is None:
+            self.image = "auto"
+        super().__post_init__()
+        # A call from a sync parent task blocks; an async parent awaits `.aio(...)`.
+        self._call_as_synchronous = True
+
+    def _native_interface(self, signature: dict) -> NativeInterface:
+        inputs: Dict[str, Tuple[type, Any]] = {}
+        for param in signature["params"]:
+            var = param["name"].replace("-", "_")
+            try:
+                py, is_option = python_type(param["wit"], param["flyte"])
+            except UnmappableType as e:
+                raise TypeError(f"WasmTask {self.name} (`{self.function}`): parameter `{param['name']}`: {e}") from None
+            inputs[var] = (py, NativeInterface.has_default if is_option else _EMPTY)
+        outputs: Dict[str, type] = {}
+        if signature.get("output"):
+            output = signature["output"]
+            try:
+                outputs["o0"] = python_type(output["wit"], output["flyte"])[0]
+            except UnmappableType as e:
+                raise TypeError(f"WasmTask {self.name} (`{self.function}`): result: {e}") from None
+        defaults = None
+        if any(v[1] is NativeInterface.has_default for v in inputs.values()):
+            from flyteidl2.core import literals_pb2
+
+            # An option left out is None: the union literal flyte-sdk writes for it.
+            defaults = {k: _none_literal(literals_pb2) for k, v in inputs.items() if v[1] is NativeInterface.has_default}
+        return NativeInterface.from_types(inputs, outputs, default_inputs=defaults)
+
+    def _check_interface(self, signature: dict) -> None:
+        """flyte-sdk serializes the interface from the Python types with its own type engine;
+        each literal type must be the host's (an option input is flyte-sdk's Optional, a union
+        with NONE, as in flytekit), or the task fails here, naming the type."""
+        from flyte._internal.runtime.types_serde import transform_native_to_typed_interface
+        from google.protobuf.json_format import MessageToDict
+
+        ours = MessageToDict(transform_native_to_typed_interface(self.interface))
+        host = signature["interface"]
+        wit = {p["name"].replace("-", "_"): p["wit"] for p in signature["params"]}
+        if signature.get("output"):
+            wit["o0"] = signature["output"]["wit"]
+        for side in ("inputs", "outputs"):
+            mine = _comparable_interface(ours.get(side, {}).get("variables"))
+            theirs = _comparable_interface(host.get(side, {}).get("variables"))
+            for name, literal_type in theirs.items():
+                got = mine.get(name)
+                if wit.get(name, "").startswith("option<") and got and "unionType" in got:
+                    continue
+                if got != literal_type:
+                    raise TypeError(
+                        f"WasmTask {self.name} (`{self.function}`): `{name}`: flyte-sdk types `{wit.get(name)}` "
+                        f"as {json.dumps(got)}, the host as {json.dumps(literal_type)}"
+                    )
+
+    # -- serialization: what `wasmdask serialize` writes -------------------------------------
+
+    def custom_config(self, sctx: SerializationContext) -> Dict[str, Any]:
+        # flyteplugins-dask's own DaskJob, so `custom` is what a Python Dask task would send.
+        return DaskTask.custom_config(self, sctx)
+
+    def container_args(self, sctx: SerializationContext) -> List[str]:
+        """`wasmdask execute` with the placeholders the backend fills (no Python entrypoint:
+        the image has no Python)."""
+        return [
+            "wasmdask",
+            "execute",
+            "--inputs",
+            sctx.input_path,
+            "--output-prefix",
+            sctx.output_path,
+            "--raw-output-data-prefix",
+            "{{.rawOutputDataPrefix}}",
+            "--checkpoint-path",
+            "{{.checkpointOutputPrefix}}",
+            "--prev-checkpoint",
+            "{{.prevCheckpointPrefix}}",
+            "--",
+            self._component_ref,
+            self.function,
+        ]
+
+    @property
+    def component_ref(self) -> str:
+        return self._component_ref
+
+    # -- local execution -------------------------------------------------------------------
+
+    async def execute(self, *args, **kwargs) -> Any:
+        """Python values → the Inputs Flyte 2 would write → `wasmdask execute` → Outputs →
+        Python values."""
+        from flyte._context import internal_ctx
+        from flyte._internal.runtime import convert
+
+        inputs = await convert.convert_from_native_to_inputs(self.native_interface, *args, **kwargs)
+        ctx = internal_ctx()
+        tctx = ctx.data.task_context if ctx.data else None
+        raw = tctx.raw_data_path.path if tctx and tctx.raw_data_path else None
+        outputs = await asyncio.to_thread(self._run, inputs.proto_inputs.SerializeToString(), raw)
+        if not self.native_interface.outputs:
+            return None
+        return await convert.convert_outputs_to_native(self.native_interface, convert.Outputs(proto_outputs=outputs))
+
+    def forward(self, *args, **kwargs) -> Any:
+        """A call outside a run (a plain Python call): runs the task and returns its value."""
+        coro = self.execute(*args, **kwargs)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(coro)
+        return coro
+
+    def _run(self, inputs_pb: bytes, raw_output_prefix: Optional[str]):
+        from flyteidl2.core import execution_pb2
+        from flyteidl2.task import common_pb2
+
+        keep = os.environ.get(KEEP_ENV)
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+        with contextlib.nullcontext(tempfile.mkdtemp(prefix=f"{self.function}-", dir=keep)) if keep else (
+            tempfile.TemporaryDirectory(prefix="wasmdask-")
+        ) as tmp:
+            inputs_path, out = os.path.join(tmp, "inputs.pb"), os.path.join(tmp, "out")
+            with open(inputs_path, "wb") as f:
+                f.write(inputs_pb)
+            args = [self._wasmdask, "execute", "--inputs", inputs_path, "--output-prefix", out]
+            if raw_output_prefix and "://" not in raw_output_prefix:
+                os.makedirs(raw_output_prefix, exist_ok=True)
+            if raw_output_prefix:
+                args += ["--raw-output-data-prefix", raw_output_prefix]
+            env = {k: v for k, v in os.environ.items() if k not in ("DASK_SCHEDULER_ADDRESS", "FLYTE_FAIL_ON_ERROR")}
+            done = subprocess.run(args + ["--", self._local_ref, self.function], env=env)
+            outputs_pb, error_pb = os.path.join(out, "outputs.pb"), os.path.join(out, "error.pb")
+            if os.path.exists(error_pb):
+                doc = execution_pb2.ErrorDocument()
+                with open(error_pb, "rb") as f:
+                    doc.ParseFromString(f.read())
+                code, message = doc.error.code, doc.error.message
+                if code.startswith("USER:"):
+                    raise WasmTaskError(code, message)
+                raise WasmSystemError(code, message)
+            if done.returncode != 0 or not os.path.exists(outputs_pb):
+                raise WasmSystemError("wasmdask", f"wasmdask execute failed (exit {done.returncode}); its output is above")
+            outputs = common_pb2.Outputs()
+            with open(outputs_pb, "rb") as f:
+                outputs.ParseFromString(f.read())
+            return outputs
+
+
+def _none_literal(literals_pb2):
+    return literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
+

@@ -1,0 +1,113 @@
+"""The flytekit side of the plugin tests (tests/it/flyte_plugin.rs), run with the repo's .venv.
+
+Each command does many checks in one process (flytekit is slow to import) and prints one line
+of JSON; the Rust test decides what is right.
+
+  compare-serialize EXAMPLE_WASM CASES_JSON
+      CASES = [{"name", "dask": <Dask config as in tests/it/flyte.rs>, "requests", "limits",
+      "token_secret": "NAME/KEY" or null, "function", "spec": <wasmdask serialize's .pb>}].
+      Serializes WasmTask(...) with flytekit's get_serializable and compares the TaskTemplate
+      with wasmdask serialize's; prints [{"name", "equal", "plugin", "wasmdask"}] (the two
+      templates as MessageToDict) for the test to compare field by field.
+  errors EXAMPLE_WASM TYPES_WASM FAULTS_WASM
+      Declares tasks that must fail (a missing component, an unknown function, an unmappable
+      type), runs a task whose guest fails, and a direct call with an option given; prints
+      what each raised.
+"""
+
+import json
+import sys
+from collections import OrderedDict
+
+
+def _resources(d):
+    from flytekit import Resources
+
+    return None if d is None else Resources(**d)
+
+
+def _dask(config):
+    from flytekitplugins.dask import Dask, Scheduler, WorkerGroup
+
+    s, w = config.get("scheduler", {}), config.get("workers", {})
+    extra = {"number_of_workers": w["number_of_workers"]} if "number_of_workers" in w else {}
+    return Dask(
+        scheduler=Scheduler(image=s.get("image"), requests=_resources(s.get("requests")), limits=_resources(s.get("limits"))),
+        workers=WorkerGroup(
+            image=w.get("image"), requests=_resources(w.get("requests")), limits=_resources(w.get("limits")), **extra
+        ),
+    )
+
+
+def _comparable(template):
+    """Without what only names the serializer: the runtime metadata (flytekit vs wasmdask),
+    and TaskMetadata's pod metadata, which flytekit writes empty and wasmdask leaves unset
+    (the same message to the backend)."""
+    metadata = template.get("metadata", {})
+    metadata.pop("runtime", None)
+    if metadata.get("metadata") == {}:
+        del metadata["metadata"]
+    return template
+
+
+def compare_serialize(example, cases_json):
+    from flyteidl.admin import task_pb2
+    from flytekit.configuration import ImageConfig, SerializationSettings
+    from flytekit.tools.translator import get_serializable
+    from flytekitplugins.wasmdask import WasmTask
+    from google.protobuf.json_format import MessageToDict
+
+    results = []
+    for case in json.loads(cases_json):
+        t = WasmTask(
+            name=f"example.{case['function'].replace('-', '_')}",
+            component=example,
+            function=case["function"],
+            task_config=_dask(case["dask"]),
+            requests=_resources(case.get("requests")),
+            limits=_resources(case.get("limits")),
+            component_uri="s3://bucket/example.wasm",
+            token_secret=case["token_secret"],
+        )
+        settings = SerializationSettings(
+            image_config=ImageConfig.auto(img_name="ghcr.io/example/app:v1"),
+            project="{{ registration.project }}",
+            domain="{{ registration.domain }}",
+            version="{{ registration.version }}",
+        )
+        ours = MessageToDict(get_serializable(OrderedDict(), settings, t).template.to_flyte_idl())
+        spec = task_pb2.TaskSpec()
+        with open(case["spec"], "rb") as f:
+            spec.ParseFromString(f.read())
+        theirs = MessageToDict(spec.template)
+        ours, theirs = _comparable(ours), _comparable(theirs)
+        results.append({"name": case["name"], "equal": ours == theirs, "plugin": ours, "wasmdask": theirs})
+    print(json.dumps(results))
+
+
+def _raised(fn):
+    try:
+        value = fn()
+    except Exception as e:  # noqa: BLE001 - the test reports whatever was raised
+        return {"type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__], "message": str(e)}
+    return {"value": value}
+
+
+def errors(example, types, faults):
+    from flytekitplugins.wasmdask import WasmTask
+
+    out = {
+        "missing": _raised(lambda: WasmTask(name="t.missing", component="/nonexistent/tasks.wasm", function="square")),
+        "unknown": _raised(lambda: WasmTask(name="t.unknown", component=example, function="no-such-export")),
+        "unmappable": _raised(lambda: WasmTask(name="t.tuple", component=types, function="echo-tuple")),
+    }
+    fail = WasmTask(name="t.fail", component=faults, function="fail")
+    out["failed"] = _raised(lambda: fail(message="the model diverged"))
+    summarize = WasmTask(name="t.summarize", component=example, function="summarize")
+    out["option_given"] = _raised(lambda: summarize(samples=[1.0, 3.0], label="weights"))
+    out["option_none"] = _raised(lambda: summarize(samples=[2.0]))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    {"compare-serialize": compare_serialize, "errors": errors}[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,120 @@
+"""The Flyte 2 (flyte-sdk) side of the plugin tests (tests/it/flyte_plugin.rs), run with .venv.
+
+Imports flyte-sdk, flyteplugins-dask and `flyteplugins.wasmdask` only; each command checks that
+flytekit was never imported. Prints one line of JSON; the Rust test decides what is right.
+
+  compare-serialize EXAMPLE_WASM CASES_JSON
+      CASES = [{"name", "dask": <Dask config as in tests/it/flyte.rs, v1 field names>,
+      "requests", "limits", "token_secret", "function", "spec": <wasmdask serialize's .pb>}].
+      Serializes flyteplugins.wasmdask.WasmTask with flyte-sdk's own translate_task_to_wire and
+      prints [{"name", "plugin": <its TaskTemplate>, "wasmdask": <serialize's>}] as MessageToDict.
+  errors EXAMPLE_WASM TYPES_WASM FAULTS_WASM
+      Declarations that must fail and a failing guest, run under flyte.run (local mode).
+"""
+
+import json
+import sys
+
+
+def _resources(requests, limits):
+    """v1's requests/limits of one role as flyte-sdk's one Resources: a value is a request, a
+    (request, limit) tuple both."""
+    import flyte
+
+    requests, limits = requests or {}, limits or {}
+    if not requests and not limits:
+        return None
+    kw = {}
+    for v1, v2 in (("cpu", "cpu"), ("mem", "memory")):
+        if v1 in limits:
+            kw[v2] = (requests[v1], limits[v1])
+        elif v1 in requests:
+            kw[v2] = requests[v1]
+    return flyte.Resources(**kw)
+
+
+def _dask(config):
+    from flyteplugins.dask import Dask, Scheduler, WorkerGroup
+
+    s, w = config.get("scheduler", {}), config.get("workers", {})
+    extra = {"number_of_workers": w["number_of_workers"]} if "number_of_workers" in w else {}
+    return Dask(
+        scheduler=Scheduler(image=s.get("image"), resources=_resources(s.get("requests"), s.get("limits"))),
+        workers=WorkerGroup(image=w.get("image"), resources=_resources(w.get("requests"), w.get("limits")), **extra),
+    )
+
+
+def compare_serialize(example, cases_json):
+    import flyte
+    from flyte._internal.runtime.task_serde import translate_task_to_wire
+    from flyte.models import SerializationContext
+    from flyteidl.admin import task_pb2
+    from flyteplugins.wasmdask import WasmTask
+    from google.protobuf.json_format import MessageToDict
+
+    results = []
+    for case in json.loads(cases_json):
+        t = WasmTask(
+            name=f"example.{case['function'].replace('-', '_')}",
+            component=example,
+            function=case["function"],
+            plugin_config=_dask(case["dask"]),
+            resources=_resources(case.get("requests"), case.get("limits")),
+            image="ghcr.io/example/app:v1",
+            component_uri="s3://bucket/example.wasm",
+            token_secret=case["token_secret"],
+        )
+        flyte.TaskEnvironment.from_task(f"env_{len(results)}", t)
+        sctx = SerializationContext(
+            version="{{ registration.version }}", project="{{ registration.project }}", domain="{{ registration.domain }}"
+        )
+        ours = MessageToDict(translate_task_to_wire(t, sctx).task_template)
+        spec = task_pb2.TaskSpec()
+        with open(case["spec"], "rb") as f:
+            spec.ParseFromString(f.read())
+        results.append({"name": case["name"], "plugin": ours, "wasmdask": MessageToDict(spec.template)})
+    assert "flytekit" not in sys.modules, "flyteplugins.wasmdask imported flytekit"
+    print(json.dumps(results))
+
+
+def _raised(fn):
+    try:
+        value = fn()
+    except Exception as e:  # noqa: BLE001 - the test reports whatever was raised
+        mro = [c.__name__ for c in type(e).__mro__]
+        return {"type": type(e).__name__, "mro": mro, "code": getattr(e, "code", None), "message": str(e)}
+    return {"value": value}
+
+
+def errors(example, types, faults):
+    import flyte
+    from flyteplugins.wasmdask import WasmTask
+
+    out = {
+        "missing": _raised(lambda: WasmTask(name="t.missing", component="/nonexistent/tasks.wasm", function="square")),
+        "unknown": _raised(lambda: WasmTask(name="t.unknown", component=example, function="no-such-export")),
+        "unmappable": _raised(lambda: WasmTask(name="t.tuple", component=types, function="echo-tuple")),
+    }
+    fail = WasmTask(name="t.fail", component=faults, function="fail")
+    summarize = WasmTask(name="t.summarize", component=example, function="summarize")
+    wasm = flyte.TaskEnvironment.from_task("wasm", fail, summarize)
+    env = flyte.TaskEnvironment(name="errors", depends_on=[wasm])
+
+    @env.task
+    def failing() -> None:
+        fail(message="the model diverged")
+
+    @env.task
+    def summaries() -> list[dict]:
+        return [summarize(samples=[1.0, 3.0], label="weights"), summarize(samples=[2.0])]
+
+    flyte.init()
+    local = flyte.with_runcontext(mode="local")
+    out["failed"] = _raised(lambda: local.run(failing).outputs())
+    out["options"] = _raised(lambda: local.run(summaries).outputs()[0])
+    assert "flytekit" not in sys.modules, "flyteplugins.wasmdask imported flytekit"
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    {"compare-serialize": compare_serialize, "errors": errors}[sys.argv[1]](*sys.argv[2:])

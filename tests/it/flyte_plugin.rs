@@ -1,0 +1,667 @@
+//! The flytekit plugin (`plugins/flytekit-wasmdask`, installed editable into `.venv` by
+//! `scripts/setup.sh`) against the real flytekit: `pyflyte run` of the example workflow (Python
+//! → wasm fan-out → Python), that workflow's wasm node re-run by `wasmdask execute` from the
+//! inputs.pb flytekit handed it with the args `pyflyte package` serialized, the TaskTemplate the
+//! plugin serializes against `wasmdask serialize`'s, and the errors a user sees. pyflyte is slow
+//! to start, so each test batches its checks into few Python processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use prost::Message;
+use serde_json::{Value, json};
+use wasmdask_flyte::idl::admin::TaskSpec;
+use wasmdask_flyte::idl::core::LiteralMap;
+use wasmdask_flyte::idl::core::task_template::Target;
+use wasmdask_flyte::idl::struct_to_json;
+
+use crate::common::{cache_dir, guests};
+use crate::flyte::{flytekit, repo};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wasmdask");
+
+/// A command from `.venv/bin` with the test binary and cache, and flytekit's temp dirs in `tmp`.
+fn venv(tool: &str, tmp: &Path) -> Command {
+    let mut command = Command::new(repo().join(".venv/bin").join(tool));
+    command
+        .env("TMPDIR", tmp)
+        .env("WASMDASK_BIN", BIN)
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("COMPONENT_URI")
+        .env_remove("DASK_SCHEDULER_ADDRESS")
+        .env_remove("RUST_LOG");
+    command
+}
+
+#[track_caller]
+fn succeeded(output: Output, what: &str) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Runs `tests/flyte/wasm_plugin.py` and parses the JSON line it prints.
+fn plugin_checks(tmp: &Path, args: &[&str]) -> Value {
+    let output = venv("python", tmp)
+        .arg(repo().join("tests/flyte/wasm_plugin.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    let stdout = succeeded(output, &format!("wasm_plugin.py {args:?}"));
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    (dir, tmp)
+}
+
+/// The one file of `dir` whose name ends with `suffix`.
+fn only(dir: &Path, suffix: &str) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one *{suffix} in {}: {found:?}",
+        dir.display()
+    );
+    found.into_iter().next().unwrap()
+}
+
+/// The runner's image and args in a serialized task: its container's, or its pod's primary
+/// container's.
+fn runner(spec: &TaskSpec) -> (String, Vec<String>) {
+    let template = spec.template.as_ref().expect("a template");
+    assert_eq!(template.r#type, "dask");
+    match template.target.as_ref().expect("a target") {
+        Target::Container(container) => (container.image.clone(), container.args.clone()),
+        Target::K8sPod(pod) => {
+            let spec = struct_to_json(pod.pod_spec.as_ref().unwrap()).unwrap();
+            let primary = &template.config["primary_container_name"];
+            let container = spec["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == primary.as_str())
+                .expect("the primary container");
+            (
+                container["image"].as_str().unwrap().to_string(),
+                serde_json::from_value(container["args"].clone()).unwrap(),
+            )
+        }
+    }
+}
+
+#[test]
+fn a_python_workflow_runs_a_wasm_fan_out_locally_and_its_node_reruns_through_execute() {
+    let workflows = repo().join("examples/flyte/workflows.py");
+    // The file the README shows is the file this test runs.
+    let source = std::fs::read_to_string(&workflows).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&source),
+        "README's workflows.py is not examples/flyte/workflows.py"
+    );
+    // workflows.py names the example by its path from the repository's default target dir.
+    assert_eq!(
+        std::fs::canonicalize(guests::EXAMPLE_RUST).unwrap(),
+        std::fs::canonicalize(
+            repo().join("target/guests/wasm32-wasip2/release/wasmdask_example.wasm")
+        )
+        .unwrap(),
+        "examples/flyte/workflows.py expects the example under target/"
+    );
+
+    let (dir, tmp) = temp();
+    let runs = dir.path().join("runs");
+    let n: u64 = 1000;
+    let output = venv("pyflyte", &tmp)
+        .args([
+            "run",
+            workflows.to_str().unwrap(),
+            "wf",
+            "--n",
+            &n.to_string(),
+        ])
+        .env("WASMDASK_LOCAL_RUNS", &runs)
+        .output()
+        .unwrap();
+    let stdout = succeeded(output, "pyflyte run");
+    let total = n * (n + 1) * (2 * n + 1) / 6;
+    let mean = total as f64 / n as f64;
+    // check_n (Python) → sum-of-squares (wasm, n square calls on the embedded cluster) →
+    // around_the_mean (Python, list[float]) → summarize (wasm, option left out; a record) →
+    // report (Python, reads the record as a dict).
+    let expected = format!("1²+…+{n}² = {total}; mean square {mean:?} over 3 samples (unnamed)");
+    assert!(stdout.contains(&expected), "{expected:?} not in:\n{stdout}");
+
+    // The same project through `pyflyte package --fast` (what `pyflyte register` serializes).
+    let package = dir.path().join("package");
+    std::fs::create_dir(&package).unwrap();
+    let tgz = package.join("flyte-package.tgz");
+    let output = venv("pyflyte", &tmp)
+        .current_dir(workflows.parent().unwrap())
+        .args([
+            "--pkgs",
+            "workflows",
+            "package",
+            "--image",
+            "ghcr.io/me/flyte-app:1",
+        ])
+        .args(["--fast", "--output", tgz.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = succeeded(output, "pyflyte package");
+    assert!(stdout.contains("example.sum_of_squares"), "{stdout}");
+    let output = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&package)
+        .output()
+        .unwrap();
+    succeeded(output, "tar");
+    let spec = TaskSpec::decode(
+        std::fs::read(only(&package, "_example.sum_of_squares_1.pb"))
+            .unwrap()
+            .as_slice(),
+    )
+    .unwrap();
+    let (image, args) = runner(&spec);
+    assert_eq!(
+        &args[..2],
+        ["wasmdask", "execute"],
+        "not wrapped by fast registration"
+    );
+    assert_eq!(image, "ghcr.io/me/wasmdask:0.1", "the WasmTask's own image");
+
+    // Its runner args, with what propeller would substitute, on the inputs.pb the local run
+    // handed the wasm node.
+    let node = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sum-of-squares-")
+        })
+        .expect("the sum-of-squares node's run directory");
+    let rerun = dir.path().join("rerun");
+    let substituted: Vec<String> = args[1..]
+        .iter()
+        .map(|a| match a.as_str() {
+            "{{.input}}" => node.join("inputs.pb").display().to_string(),
+            "{{.outputPrefix}}" => rerun.display().to_string(),
+            other => other.to_string(),
+        })
+        .collect();
+    let output = Command::new(BIN)
+        .args(&substituted)
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("DASK_SCHEDULER_ADDRESS")
+        .output()
+        .unwrap();
+    succeeded(output, "wasmdask execute");
+    assert_eq!(
+        flytekit(&tmp, &["read-outputs", rerun.to_str().unwrap(), "int"]),
+        json!({"o0": total})
+    );
+    let outputs = |prefix: &Path| {
+        LiteralMap::decode(std::fs::read(prefix.join("outputs.pb")).unwrap().as_slice()).unwrap()
+    };
+    assert_eq!(
+        outputs(&rerun),
+        outputs(&node.join("out")),
+        "the local run's output"
+    );
+}
+
+#[test]
+fn the_plugin_serializes_what_wasmdask_serialize_writes() {
+    let (dir, tmp) = temp();
+    let mut cases = Vec::new();
+    for (name, config, token_secret) in crate::flyte::configs() {
+        let yaml = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+        let out = dir.path().join(name);
+        let mut command = Command::new(BIN);
+        command
+            .args([
+                "serialize",
+                guests::EXAMPLE_RUST,
+                "--image",
+                "ghcr.io/example/app:v1",
+            ])
+            .args([
+                "--config",
+                yaml.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .args([
+                "--component-uri",
+                "s3://bucket/example.wasm",
+                "--name",
+                "example",
+            ])
+            .args(["-f", "sum-of-squares", "-f", "summarize"])
+            .args(["--task-requests", "cpu=1,mem=2Gi"])
+            .args(["--task-limits", "cpu=2,mem=4Gi,ephemeral_storage=10Gi"])
+            .env("WASMDASK_CACHE_DIR", cache_dir());
+        if let Some(flag) = token_secret {
+            command.args(["--token-secret", flag]);
+        }
+        succeeded(command.output().unwrap(), "wasmdask serialize");
+        let secret = match token_secret {
+            None => json!("wasmdask-token/token"),
+            Some("") => Value::Null,
+            Some(flag) => json!(flag),
+        };
+        for (i, function) in ["sum-of-squares", "summarize"].into_iter().enumerate() {
+            let snake = function.replace('-', "_");
+            cases.push(json!({
+                "name": format!("{name} {function}"),
+                "dask": config,
+                "requests": {"cpu": "1", "mem": "2Gi"},
+                "limits": {"cpu": "2", "mem": "4Gi", "ephemeral_storage": "10Gi"},
+                "token_secret": secret,
+                "function": function,
+                "spec": out.join(format!("{i}_example.{snake}_1.pb")),
+            }));
+        }
+    }
+    let results = plugin_checks(
+        &tmp,
+        &[
+            "compare-serialize",
+            guests::EXAMPLE_RUST,
+            &Value::Array(cases).to_string(),
+        ],
+    );
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 6);
+    for result in results {
+        let name = result["name"].as_str().unwrap();
+        let mut plugin = result["plugin"].clone();
+        let wasmdask = &result["wasmdask"];
+        if name.ends_with("summarize") {
+            // The one difference: an option input is flytekit's Optional (a union with NONE),
+            // because flytekit writes None only as a union literal; serialize writes the
+            // payload's type, and `execute` reads both.
+            let label = &mut plugin["interface"]["inputs"]["variables"]["label"]["type"];
+            assert_eq!(
+                label["unionType"]["variants"],
+                json!([{"simple": "STRING", "structure": {"tag": "str"}},
+                       {"simple": "NONE", "structure": {"tag": "none"}}]),
+                "{name}"
+            );
+            *label = wasmdask["interface"]["inputs"]["variables"]["label"]["type"].clone();
+        }
+        assert_eq!(&plugin, wasmdask, "{name}");
+    }
+}
+
+#[test]
+fn bad_declarations_fail_at_import_and_a_failed_guest_raises_a_flytekit_user_error() {
+    let (_dir, tmp) = temp();
+    let checks = plugin_checks(
+        &tmp,
+        &[
+            "errors",
+            guests::EXAMPLE_RUST,
+            guests::TYPES,
+            guests::FAULTS,
+        ],
+    );
+    let raised = |check: &str, error: &str, needles: &[&str]| {
+        let got = &checks[check];
+        assert_eq!(got["type"], error, "{check}: {got}");
+        let message = got["message"].as_str().unwrap();
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{check}: {needle:?} not in {message:?}"
+            );
+        }
+    };
+    raised(
+        "missing",
+        "FileNotFoundError",
+        &["`square`", "/nonexistent/tasks.wasm does not exist"],
+    );
+    raised(
+        "unknown",
+        "ValueError",
+        &["no export `no-such-export`", "sum-of-squares"],
+    );
+    raised(
+        "unmappable",
+        "TypeError",
+        &["`echo-tuple`", "parameter `x`", "tuple<u8, string, f64>"],
+    );
+    raised(
+        "failed",
+        "WasmTaskError",
+        &["USER:guest-error", "the model diverged"],
+    );
+    assert!(
+        checks["failed"]["mro"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("FlyteUserException")),
+        "{}",
+        checks["failed"]
+    );
+    // An option input given, and left out (None).
+    assert_eq!(
+        checks["option_given"]["value"],
+        json!({"count": 2, "mean": 2.0, "min": 1.0, "max": 3.0, "label": "weights"})
+    );
+    assert_eq!(checks["option_none"]["value"]["label"], "unnamed");
+}
+
+// --- Flyte 2: `flyteplugins.wasmdask` on flyte-sdk (tests/flyte/wasm_plugin_v2.py) ----------
+
+/// Runs `tests/flyte/wasm_plugin_v2.py` and parses the JSON line it prints.
+fn plugin_v2_checks(tmp: &Path, args: &[&str]) -> Value {
+    let output = venv("python", tmp)
+        .arg(repo().join("tests/flyte/wasm_plugin_v2.py"))
+        .args(args)
+        .output()
+        .expect("run python");
+    let stdout = succeeded(output, &format!("wasm_plugin_v2.py {args:?}"));
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// A flyteidl2 VariableMap in JSON (`[{"key", "value"}]`, wire-identical to v1's
+/// `map<string, Variable>`) as v1's JSON map.
+fn variables_as_map(side: &mut Value) {
+    let entries = side["variables"].as_array().cloned().unwrap_or_default();
+    side["variables"] = entries
+        .into_iter()
+        .map(|e| (e["key"].as_str().unwrap().to_string(), e["value"].clone()))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+}
+
+#[test]
+fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2_workflow() {
+    let (dir, tmp) = temp();
+    // flyte-sdk's Resources has one value per role (a request, or a (request, limit) tuple) and
+    // no limit-only form, so the "gpu" config (limits without requests) has no Flyte 2 spelling.
+    let mut cases = Vec::new();
+    for (name, config, token_secret) in crate::flyte::configs() {
+        if name == "gpu" {
+            continue;
+        }
+        let yaml = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+        let out = dir.path().join(name);
+        let mut command = Command::new(BIN);
+        command
+            .args(["serialize", guests::EXAMPLE_RUST])
+            .args(["--image", "ghcr.io/example/app:v1"])
+            .args(["--config", yaml.to_str().unwrap()])
+            .args(["-o", out.to_str().unwrap()])
+            .args(["--component-uri", "s3://bucket/example.wasm"])
+            .args([
+                "--name",
+                "example",
+                "-f",
+                "sum-of-squares",
+                "-f",
+                "summarize",
+            ])
+            .args(["--task-requests", "cpu=1,mem=2Gi"])
+            .args(["--task-limits", "cpu=2,mem=4Gi"])
+            .env("WASMDASK_CACHE_DIR", cache_dir());
+        if let Some(flag) = token_secret {
+            command.args(["--token-secret", flag]);
+        }
+        succeeded(command.output().unwrap(), "wasmdask serialize");
+        let secret = match token_secret {
+            None => json!("wasmdask-token/token"),
+            Some("") => Value::Null,
+            Some(flag) => json!(flag),
+        };
+        for (i, function) in ["sum-of-squares", "summarize"].into_iter().enumerate() {
+            let snake = function.replace('-', "_");
+            cases.push(json!({
+                "name": format!("{name} {function}"),
+                "dask": config,
+                "requests": {"cpu": "1", "mem": "2Gi"},
+                "limits": {"cpu": "2", "mem": "4Gi"},
+                "token_secret": secret,
+                "function": function,
+                "spec": out.join(format!("{i}_example.{snake}_1.pb")),
+            }));
+        }
+    }
+    let results = plugin_v2_checks(
+        &tmp,
+        &[
+            "compare-serialize",
+            guests::EXAMPLE_RUST,
+            &Value::Array(cases).to_string(),
+        ],
+    );
+    let results = results.as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for result in results {
+        let name = result["name"].as_str().unwrap();
+        let mut plugin = result["plugin"].clone();
+        let mut wasmdask = result["wasmdask"].clone();
+        // What only names the serializer (flyte-sdk 2.12.1 vs wasmdask).
+        for template in [&mut plugin, &mut wasmdask] {
+            template["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("runtime");
+        }
+        // The differences inherent to flyte-sdk, each checked before it is taken out:
+        let metadata = plugin["metadata"].as_object_mut().unwrap();
+        // flyte-sdk always writes a discovery version (its cache/identity hash of the task) and
+        // an explicit `interruptible: false`; serialize leaves both unset (the same defaults).
+        assert!(
+            metadata.remove("discoveryVersion").unwrap().is_string(),
+            "{name}"
+        );
+        assert_eq!(
+            metadata.remove("interruptible"),
+            Some(json!(false)),
+            "{name}"
+        );
+        for side in ["inputs", "outputs"] {
+            // flyteidl2's VariableMap is a list of key/value entries (wire-identical to v1's
+            // map); flyte-sdk's type engine writes no descriptions (serialize's is the name).
+            variables_as_map(&mut plugin["interface"][side]);
+            for (var, v) in wasmdask["interface"][side]["variables"]
+                .as_object_mut()
+                .unwrap()
+            {
+                assert_eq!(
+                    v.as_object_mut().unwrap().remove("description"),
+                    Some(json!(var))
+                );
+            }
+        }
+        if name.ends_with("summarize") {
+            // An option input is flyte-sdk's Optional (a union with NONE), as in flytekit.
+            let label = &mut plugin["interface"]["inputs"]["variables"]["label"]["type"];
+            assert_eq!(
+                label["unionType"]["variants"],
+                json!([{"simple": "STRING", "structure": {"tag": "str"}},
+                       {"simple": "NONE", "structure": {"tag": "none"}}]),
+                "{name}"
+            );
+            *label = wasmdask["interface"]["inputs"]["variables"]["label"]["type"].clone();
+            // A record (dict) is a STRUCT that flyte-sdk annotates as msgpack-serialized.
+            let o0 = plugin["interface"]["outputs"]["variables"]["o0"]["type"]
+                .as_object_mut()
+                .unwrap();
+            assert_eq!(
+                o0.remove("annotation"),
+                Some(
+                    json!({"annotations": {"cache-key-metadata": {"serialization-format": "msgpack"}}})
+                ),
+                "{name}"
+            );
+        }
+        // Unset Dask resources: flytekitplugins-dask writes `"resources": {}`, flyteplugins-dask
+        // omits the field; the DaskJob message (and the backend's fallback to the task's
+        // resources) is the same.
+        for role in ["scheduler", "workers"] {
+            let custom = wasmdask["custom"][role].as_object_mut().unwrap();
+            if custom.get("resources") == Some(&json!({})) {
+                custom.remove("resources");
+                assert!(plugin["custom"][role].get("resources").is_none(), "{name}");
+            }
+        }
+        assert_eq!(plugin, wasmdask, "{name}");
+    }
+
+    // A Flyte 2 "workflow" run locally by flyte-sdk: Python task → wasm fan-out → Python task.
+    let workflows = repo().join("examples/flyte/workflows_v2.py");
+    let source = std::fs::read_to_string(&workflows).unwrap();
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&source),
+        "README's workflows_v2.py is not examples/flyte/workflows_v2.py"
+    );
+    let runs = dir.path().join("runs");
+    let n: u64 = 700;
+    let output = venv("python", &tmp)
+        .arg(&workflows)
+        .arg(n.to_string())
+        .env("WASMDASK_LOCAL_RUNS", &runs)
+        .output()
+        .unwrap();
+    let stdout = succeeded(output, "workflows_v2.py");
+    let total = n * (n + 1) * (2 * n + 1) / 6;
+    let expected = format!(
+        "1²+…+{n}² = {total}; mean square {:?}",
+        total as f64 / n as f64
+    );
+    assert!(stdout.contains(&expected), "{expected:?} not in:\n{stdout}");
+    // The inputs.pb flyte-sdk's converter wrote is a `flyteidl2.task.Inputs`; `execute` reads
+    // it as it reads v1's LiteralMap, and gives the same outputs again.
+    let node = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sum-of-squares-")
+        })
+        .expect("the sum-of-squares node's run directory");
+    let inputs =
+        LiteralMap::decode(std::fs::read(node.join("inputs.pb")).unwrap().as_slice()).unwrap();
+    assert_eq!(literal_integer(&inputs, "n"), Some(n as i64), "{inputs:?}");
+    let rerun = dir.path().join("rerun");
+    let output = Command::new(BIN)
+        .args(["execute", "--inputs"])
+        .arg(node.join("inputs.pb"))
+        .arg("--output-prefix")
+        .arg(&rerun)
+        .arg("--")
+        .arg(format!(
+            "{}@{}",
+            std::fs::canonicalize(guests::EXAMPLE_RUST)
+                .unwrap()
+                .display(),
+            inspect_digest()
+        ))
+        .arg("sum-of-squares")
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("DASK_SCHEDULER_ADDRESS")
+        .output()
+        .unwrap();
+    succeeded(output, "wasmdask execute");
+    let outputs = |prefix: &Path| {
+        LiteralMap::decode(std::fs::read(prefix.join("outputs.pb")).unwrap().as_slice()).unwrap()
+    };
+    assert_eq!(outputs(&rerun), outputs(&node.join("out")));
+    assert_eq!(literal_integer(&outputs(&rerun), "o0"), Some(total as i64));
+
+    // Errors: at declaration, naming the function and the type; a failed guest under flyte.run.
+    let checks = plugin_v2_checks(
+        &tmp,
+        &[
+            "errors",
+            guests::EXAMPLE_RUST,
+            guests::TYPES,
+            guests::FAULTS,
+        ],
+    );
+    let raised = |check: &str, error: &str, needles: &[&str]| {
+        let got = &checks[check];
+        assert_eq!(got["type"], error, "{check}: {got}");
+        let message = got["message"].as_str().unwrap();
+        for needle in needles {
+            assert!(
+                message.contains(needle),
+                "{check}: {needle:?} not in {message:?}"
+            );
+        }
+    };
+    raised(
+        "missing",
+        "FileNotFoundError",
+        &["`square`", "/nonexistent/tasks.wasm does not exist"],
+    );
+    raised(
+        "unknown",
+        "ValueError",
+        &["no export `no-such-export`", "sum-of-squares"],
+    );
+    raised(
+        "unmappable",
+        "TypeError",
+        &["`echo-tuple`", "parameter `x`", "tuple<u8, string, f64>"],
+    );
+    raised("failed", "RuntimeUserError", &["the model diverged"]);
+    assert_eq!(
+        checks["failed"]["code"], "USER:guest-error",
+        "{}",
+        checks["failed"]
+    );
+    assert_eq!(
+        checks["options"]["value"],
+        json!([{"count": 2, "mean": 2.0, "min": 1.0, "max": 3.0, "label": "weights"},
+               {"count": 1, "mean": 2.0, "min": 2.0, "max": 2.0, "label": "unnamed"}])
+    );
+}
+
+/// The example component's digest, from `wasmdask inspect --json`.
+fn inspect_digest() -> String {
+    let output = Command::new(BIN)
+        .args(["inspect", "--json", guests::EXAMPLE_RUST])
+        .output()
+        .unwrap();
+    let stdout = succeeded(output, "wasmdask inspect");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    doc["digest"].as_str().unwrap().to_string()
+}
+
+/// The integer literal `name` of a literal map, if it is one.
+fn literal_integer(map: &LiteralMap, name: &str) -> Option<i64> {
+    let json = wasmdask_flyte::idl::to_json(map, "flyteidl.core.LiteralMap");
+    json["literals"][name]["scalar"]["primitive"]["integer"]
+        .as_str()?
+        .parse()
+        .ok()
+}

@@ -19,6 +19,8 @@ import json
 import sys
 from collections import OrderedDict
 
+from wasm_plugin_checks import declaration_errors, main, raised, spec_template, task_args
+
 
 def _resources(d):
     from flytekit import Resources
@@ -51,7 +53,6 @@ def _comparable(template):
 
 
 def compare_serialize(example, cases_json):
-    from flyteidl.admin import task_pb2
     from flytekit.configuration import ImageConfig, SerializationSettings
     from flytekit.tools.translator import get_serializable
     from flytekitplugins.wasmdask import WasmTask
@@ -60,14 +61,10 @@ def compare_serialize(example, cases_json):
     results = []
     for case in json.loads(cases_json):
         t = WasmTask(
-            name=f"example.{case['function'].replace('-', '_')}",
-            component=example,
-            function=case["function"],
+            **task_args(case, example),
             task_config=_dask(case["dask"]),
             requests=_resources(case.get("requests")),
             limits=_resources(case.get("limits")),
-            component_uri="s3://bucket/example.wasm",
-            token_secret=case["token_secret"],
         )
         settings = SerializationSettings(
             image_config=ImageConfig.auto(img_name="ghcr.io/example/app:v1"),
@@ -76,38 +73,22 @@ def compare_serialize(example, cases_json):
             version="{{ registration.version }}",
         )
         ours = MessageToDict(get_serializable(OrderedDict(), settings, t).template.to_flyte_idl())
-        spec = task_pb2.TaskSpec()
-        with open(case["spec"], "rb") as f:
-            spec.ParseFromString(f.read())
-        theirs = MessageToDict(spec.template)
-        ours, theirs = _comparable(ours), _comparable(theirs)
+        ours, theirs = _comparable(ours), _comparable(spec_template(case["spec"]))
         results.append({"name": case["name"], "equal": ours == theirs, "plugin": ours, "wasmdask": theirs})
     print(json.dumps(results))
-
-
-def _raised(fn):
-    try:
-        value = fn()
-    except Exception as e:  # noqa: BLE001 - the test reports whatever was raised
-        return {"type": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__], "message": str(e)}
-    return {"value": value}
 
 
 def errors(example, types, faults):
     from flytekitplugins.wasmdask import WasmTask
 
-    out = {
-        "missing": _raised(lambda: WasmTask(name="t.missing", component="/nonexistent/tasks.wasm", function="square")),
-        "unknown": _raised(lambda: WasmTask(name="t.unknown", component=example, function="no-such-export")),
-        "unmappable": _raised(lambda: WasmTask(name="t.tuple", component=types, function="echo-tuple")),
-    }
+    out = declaration_errors(WasmTask, example, types)
     fail = WasmTask(name="t.fail", component=faults, function="fail")
-    out["failed"] = _raised(lambda: fail(message="the model diverged"))
+    out["failed"] = raised(lambda: fail(message="the model diverged"))
     summarize = WasmTask(name="t.summarize", component=example, function="summarize")
-    out["option_given"] = _raised(lambda: summarize(samples=[1.0, 3.0], label="weights"))
-    out["option_none"] = _raised(lambda: summarize(samples=[2.0]))
+    out["option_given"] = raised(lambda: summarize(samples=[1.0, 3.0], label="weights"))
+    out["option_none"] = raised(lambda: summarize(samples=[2.0]))
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    {"compare-serialize": compare_serialize, "errors": errors}[sys.argv[1]](*sys.argv[2:])
+    main(sys.argv, compare_serialize, errors)

@@ -15,6 +15,8 @@ flytekit was never imported. Prints one line of JSON; the Rust test decides what
 import json
 import sys
 
+from wasm_plugin_checks import declaration_errors, main, raised, spec_template, task_args
+
 
 def _resources(requests, limits):
     """v1's requests/limits of one role as flyte-sdk's one Resources: a value is a request, a
@@ -48,53 +50,32 @@ def compare_serialize(example, cases_json):
     import flyte
     from flyte._internal.runtime.task_serde import translate_task_to_wire
     from flyte.models import SerializationContext
-    from flyteidl.admin import task_pb2
     from flyteplugins.wasmdask import WasmTask
     from google.protobuf.json_format import MessageToDict
 
     results = []
     for case in json.loads(cases_json):
         t = WasmTask(
-            name=f"example.{case['function'].replace('-', '_')}",
-            component=example,
-            function=case["function"],
+            **task_args(case, example),
             plugin_config=_dask(case["dask"]),
             resources=_resources(case.get("requests"), case.get("limits")),
             image="ghcr.io/example/app:v1",
-            component_uri="s3://bucket/example.wasm",
-            token_secret=case["token_secret"],
         )
         flyte.TaskEnvironment.from_task(f"env_{len(results)}", t)
         sctx = SerializationContext(
             version="{{ registration.version }}", project="{{ registration.project }}", domain="{{ registration.domain }}"
         )
         ours = MessageToDict(translate_task_to_wire(t, sctx).task_template)
-        spec = task_pb2.TaskSpec()
-        with open(case["spec"], "rb") as f:
-            spec.ParseFromString(f.read())
-        results.append({"name": case["name"], "plugin": ours, "wasmdask": MessageToDict(spec.template)})
+        results.append({"name": case["name"], "plugin": ours, "wasmdask": spec_template(case["spec"])})
     assert "flytekit" not in sys.modules, "flyteplugins.wasmdask imported flytekit"
     print(json.dumps(results))
-
-
-def _raised(fn):
-    try:
-        value = fn()
-    except Exception as e:  # noqa: BLE001 - the test reports whatever was raised
-        mro = [c.__name__ for c in type(e).__mro__]
-        return {"type": type(e).__name__, "mro": mro, "code": getattr(e, "code", None), "message": str(e)}
-    return {"value": value}
 
 
 def errors(example, types, faults):
     import flyte
     from flyteplugins.wasmdask import WasmTask
 
-    out = {
-        "missing": _raised(lambda: WasmTask(name="t.missing", component="/nonexistent/tasks.wasm", function="square")),
-        "unknown": _raised(lambda: WasmTask(name="t.unknown", component=example, function="no-such-export")),
-        "unmappable": _raised(lambda: WasmTask(name="t.tuple", component=types, function="echo-tuple")),
-    }
+    out = declaration_errors(WasmTask, example, types, with_code=True)
     fail = WasmTask(name="t.fail", component=faults, function="fail")
     summarize = WasmTask(name="t.summarize", component=example, function="summarize")
     wasm = flyte.TaskEnvironment.from_task("wasm", fail, summarize)
@@ -110,11 +91,11 @@ def errors(example, types, faults):
 
     flyte.init()
     local = flyte.with_runcontext(mode="local")
-    out["failed"] = _raised(lambda: local.run(failing).outputs())
-    out["options"] = _raised(lambda: local.run(summaries).outputs()[0])
+    out["failed"] = raised(lambda: local.run(failing).outputs(), with_code=True)
+    out["options"] = raised(lambda: local.run(summaries).outputs()[0], with_code=True)
     assert "flytekit" not in sys.modules, "flyteplugins.wasmdask imported flytekit"
     print(json.dumps(out))
 
 
 if __name__ == "__main__":
-    {"compare-serialize": compare_serialize, "errors": errors}[sys.argv[1]](*sys.argv[2:])
+    main(sys.argv, compare_serialize, errors)

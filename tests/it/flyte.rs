@@ -486,6 +486,35 @@ fn primary_container(template: &Value) -> &Value {
     }
 }
 
+/// `wasmdask serialize` of the example component as the task `example` (image
+/// `ghcr.io/example/app:v1`, component URI `s3://bucket/example.wasm`, requests `cpu=1,mem=2Gi`)
+/// with the Dask config in `yaml`, the exports `functions`, the task limits `limits` and, if
+/// given, `--token-secret`, writing to `out`.
+pub(crate) fn serialize_example(
+    yaml: &Path,
+    out: &Path,
+    functions: &[&str],
+    limits: &str,
+    token_secret: Option<&str>,
+) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serialize", guests::EXAMPLE_RUST])
+        .args(["--image", "ghcr.io/example/app:v1"])
+        .args(["--config", yaml.to_str().unwrap()])
+        .args(["-o", out.to_str().unwrap()])
+        .args(["--component-uri", "s3://bucket/example.wasm"])
+        .args(["--name", "example"])
+        .args(functions.iter().flat_map(|f| ["-f", f]))
+        .args(["--task-requests", "cpu=1,mem=2Gi"])
+        .args(["--task-limits", limits])
+        .env("WASMDASK_CACHE_DIR", cache_dir());
+    if let Some(flag) = token_secret {
+        command.args(["--token-secret", flag]);
+    }
+    command
+}
+
 #[test]
 fn serialize_writes_the_template_flytekit_would() {
     let dir = tempfile::tempdir().unwrap();
@@ -497,38 +526,14 @@ fn serialize_writes_the_template_flytekit_would() {
         let yaml_path = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&yaml_path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
         let out = dir.path().join(format!("out-{name}"));
-        let mut command = Command::new(BIN);
-        command
-            .args([
-                "serialize",
-                guests::EXAMPLE_RUST,
-                "--image",
-                "ghcr.io/example/app:v1",
-            ])
-            .args([
-                "--config",
-                yaml_path.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .args([
-                "--component-uri",
-                "s3://bucket/example.wasm",
-                "-f",
-                "sum-of-squares",
-            ])
-            .args(["--name", "example", "--json"])
-            .args([
-                "--task-requests",
-                "cpu=1,mem=2Gi",
-                "--task-limits",
-                "cpu=2,mem=4Gi,ephemeral_storage=10Gi",
-            ])
-            .env("WASMDASK_CACHE_DIR", cache_dir());
-        if let Some(flag) = token_secret {
-            command.args(["--token-secret", flag]);
-        }
-        let output = command.output().unwrap();
+        let mut command = serialize_example(
+            &yaml_path,
+            &out,
+            &["sum-of-squares"],
+            "cpu=2,mem=4Gi,ephemeral_storage=10Gi",
+            token_secret,
+        );
+        let output = command.arg("--json").output().unwrap();
         assert!(
             output.status.success(),
             "{}",

@@ -16,7 +16,7 @@ use wasmdask_flyte::idl::core::task_template::Target;
 use wasmdask_flyte::idl::struct_to_json;
 
 use crate::common::{cache_dir, guests};
-use crate::flyte::{flytekit, repo};
+use crate::flyte::{flytekit, repo, serialize_example};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wasmdask");
 
@@ -44,14 +44,15 @@ fn succeeded(output: Output, what: &str) -> String {
     stdout
 }
 
-/// Runs `tests/flyte/wasm_plugin.py` and parses the JSON line it prints.
-fn plugin_checks(tmp: &Path, args: &[&str]) -> Value {
+/// Runs `tests/flyte/<script>` (`wasm_plugin.py` for flytekit, `wasm_plugin_v2.py` for
+/// flyte-sdk) and parses the JSON line it prints.
+fn script_checks(script: &str, tmp: &Path, args: &[&str]) -> Value {
     let output = venv("python", tmp)
-        .arg(repo().join("tests/flyte/wasm_plugin.py"))
+        .arg(repo().join("tests/flyte").join(script))
         .args(args)
         .output()
         .expect("run python");
-    let stdout = succeeded(output, &format!("wasm_plugin.py {args:?}"));
+    let stdout = succeeded(output, &format!("{script} {args:?}"));
     let line = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
@@ -61,6 +62,39 @@ fn temp() -> (tempfile::TempDir, PathBuf) {
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     (dir, tmp)
+}
+
+/// The run directory `WASMDASK_LOCAL_RUNS=runs` kept for the sum-of-squares node.
+fn sum_of_squares_run(runs: &Path) -> PathBuf {
+    std::fs::read_dir(runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sum-of-squares-")
+        })
+        .expect("the sum-of-squares node's run directory")
+}
+
+/// The outputs.pb below an output prefix.
+fn read_outputs(prefix: &Path) -> LiteralMap {
+    LiteralMap::decode(std::fs::read(prefix.join("outputs.pb")).unwrap().as_slice()).unwrap()
+}
+
+/// Checks that the plugin typed `summarize`'s option input `label` as Optional (a union of
+/// STRING and NONE) and gives it the host's type, so the rest of the templates can be compared.
+#[track_caller]
+fn option_label_as_host(plugin: &mut Value, wasmdask: &Value, name: &str) {
+    let label = &mut plugin["interface"]["inputs"]["variables"]["label"]["type"];
+    assert_eq!(
+        label["unionType"]["variants"],
+        json!([{"simple": "STRING", "structure": {"tag": "str"}},
+               {"simple": "NONE", "structure": {"tag": "none"}}]),
+        "{name}"
+    );
+    *label = wasmdask["interface"]["inputs"]["variables"]["label"]["type"].clone();
 }
 
 /// The one file of `dir` whose name ends with `suffix`.
@@ -101,6 +135,113 @@ fn runner(spec: &TaskSpec) -> (String, Vec<String>) {
             )
         }
     }
+}
+
+/// Serializes the example's `sum-of-squares` and `summarize` with `wasmdask serialize` into
+/// `dir`, once a Dask config of `crate::flyte::configs()` (but those named in `skip`), with the
+/// task limits `limits_flag`, and has `tests/flyte/<script> compare-serialize` serialize the
+/// same tasks with the plugin; returns its results.
+fn compare_serialize(
+    script: &str,
+    dir: &Path,
+    tmp: &Path,
+    skip: &[&str],
+    limits_flag: &str,
+    limits: Value,
+) -> Vec<Value> {
+    let mut cases = Vec::new();
+    for (name, config, token_secret) in crate::flyte::configs() {
+        if skip.contains(&name) {
+            continue;
+        }
+        let yaml = dir.join(format!("{name}.yaml"));
+        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+        let out = dir.join(name);
+        let mut command = serialize_example(
+            &yaml,
+            &out,
+            &["sum-of-squares", "summarize"],
+            limits_flag,
+            token_secret,
+        );
+        succeeded(command.output().unwrap(), "wasmdask serialize");
+        let secret = match token_secret {
+            None => json!("wasmdask-token/token"),
+            Some("") => Value::Null,
+            Some(flag) => json!(flag),
+        };
+        for (i, function) in ["sum-of-squares", "summarize"].into_iter().enumerate() {
+            let snake = function.replace('-', "_");
+            cases.push(json!({
+                "name": format!("{name} {function}"),
+                "dask": config,
+                "requests": {"cpu": "1", "mem": "2Gi"},
+                "limits": limits,
+                "token_secret": secret,
+                "function": function,
+                "spec": out.join(format!("{i}_example.{snake}_1.pb")),
+            }));
+        }
+    }
+    let results = script_checks(
+        script,
+        tmp,
+        &[
+            "compare-serialize",
+            guests::EXAMPLE_RUST,
+            &Value::Array(cases).to_string(),
+        ],
+    );
+    results.as_array().unwrap().clone()
+}
+
+/// `checks[check]` is the exception `error`, its message holding each of `needles`.
+#[track_caller]
+fn assert_raised(checks: &Value, check: &str, error: &str, needles: &[&str]) {
+    let got = &checks[check];
+    assert_eq!(got["type"], error, "{check}: {got}");
+    let message = got["message"].as_str().unwrap();
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{check}: {needle:?} not in {message:?}"
+        );
+    }
+}
+
+/// Runs `tests/flyte/<script> errors` and checks the declaration errors both plugins raise at
+/// import, naming the task, export and type; returns all its checks.
+#[track_caller]
+fn error_checks(script: &str, tmp: &Path) -> Value {
+    let checks = script_checks(
+        script,
+        tmp,
+        &[
+            "errors",
+            guests::EXAMPLE_RUST,
+            guests::TYPES,
+            guests::FAULTS,
+        ],
+    );
+    assert_raised(
+        &checks,
+        "missing",
+        "FileNotFoundError",
+        &["`square`", "/nonexistent/tasks.wasm does not exist"],
+    );
+    assert_raised(
+        &checks,
+        "unknown",
+        "ValueError",
+        &["no export `no-such-export`", "sum-of-squares"],
+    );
+    assert_raised(
+        &checks,
+        "unmappable",
+        "TypeError",
+        &["`echo-tuple`", "parameter `x`", "tuple<u8, string, f64>"],
+    );
+    checks
 }
 
 #[test]
@@ -188,16 +329,7 @@ fn a_python_workflow_runs_a_wasm_fan_out_locally_and_its_node_reruns_through_exe
 
     // Its runner args, with what propeller would substitute, on the inputs.pb the local run
     // handed the wasm node.
-    let node = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("sum-of-squares-")
-        })
-        .expect("the sum-of-squares node's run directory");
+    let node = sum_of_squares_run(&runs);
     let rerun = dir.path().join("rerun");
     let substituted: Vec<String> = args[1..]
         .iter()
@@ -218,12 +350,9 @@ fn a_python_workflow_runs_a_wasm_fan_out_locally_and_its_node_reruns_through_exe
         flytekit(&tmp, &["read-outputs", rerun.to_str().unwrap(), "int"]),
         json!({"o0": total})
     );
-    let outputs = |prefix: &Path| {
-        LiteralMap::decode(std::fs::read(prefix.join("outputs.pb")).unwrap().as_slice()).unwrap()
-    };
     assert_eq!(
-        outputs(&rerun),
-        outputs(&node.join("out")),
+        read_outputs(&rerun),
+        read_outputs(&node.join("out")),
         "the local run's output"
     );
 }
@@ -231,66 +360,14 @@ fn a_python_workflow_runs_a_wasm_fan_out_locally_and_its_node_reruns_through_exe
 #[test]
 fn the_plugin_serializes_what_wasmdask_serialize_writes() {
     let (dir, tmp) = temp();
-    let mut cases = Vec::new();
-    for (name, config, token_secret) in crate::flyte::configs() {
-        let yaml = dir.path().join(format!("{name}.yaml"));
-        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
-        let out = dir.path().join(name);
-        let mut command = Command::new(BIN);
-        command
-            .args([
-                "serialize",
-                guests::EXAMPLE_RUST,
-                "--image",
-                "ghcr.io/example/app:v1",
-            ])
-            .args([
-                "--config",
-                yaml.to_str().unwrap(),
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .args([
-                "--component-uri",
-                "s3://bucket/example.wasm",
-                "--name",
-                "example",
-            ])
-            .args(["-f", "sum-of-squares", "-f", "summarize"])
-            .args(["--task-requests", "cpu=1,mem=2Gi"])
-            .args(["--task-limits", "cpu=2,mem=4Gi,ephemeral_storage=10Gi"])
-            .env("WASMDASK_CACHE_DIR", cache_dir());
-        if let Some(flag) = token_secret {
-            command.args(["--token-secret", flag]);
-        }
-        succeeded(command.output().unwrap(), "wasmdask serialize");
-        let secret = match token_secret {
-            None => json!("wasmdask-token/token"),
-            Some("") => Value::Null,
-            Some(flag) => json!(flag),
-        };
-        for (i, function) in ["sum-of-squares", "summarize"].into_iter().enumerate() {
-            let snake = function.replace('-', "_");
-            cases.push(json!({
-                "name": format!("{name} {function}"),
-                "dask": config,
-                "requests": {"cpu": "1", "mem": "2Gi"},
-                "limits": {"cpu": "2", "mem": "4Gi", "ephemeral_storage": "10Gi"},
-                "token_secret": secret,
-                "function": function,
-                "spec": out.join(format!("{i}_example.{snake}_1.pb")),
-            }));
-        }
-    }
-    let results = plugin_checks(
+    let results = compare_serialize(
+        "wasm_plugin.py",
+        dir.path(),
         &tmp,
-        &[
-            "compare-serialize",
-            guests::EXAMPLE_RUST,
-            &Value::Array(cases).to_string(),
-        ],
+        &[],
+        "cpu=2,mem=4Gi,ephemeral_storage=10Gi",
+        json!({"cpu": "2", "mem": "4Gi", "ephemeral_storage": "10Gi"}),
     );
-    let results = results.as_array().unwrap();
     assert_eq!(results.len(), 6);
     for result in results {
         let name = result["name"].as_str().unwrap();
@@ -300,14 +377,7 @@ fn the_plugin_serializes_what_wasmdask_serialize_writes() {
             // The one difference: an option input is flytekit's Optional (a union with NONE),
             // because flytekit writes None only as a union literal; serialize writes the
             // payload's type, and `execute` reads both.
-            let label = &mut plugin["interface"]["inputs"]["variables"]["label"]["type"];
-            assert_eq!(
-                label["unionType"]["variants"],
-                json!([{"simple": "STRING", "structure": {"tag": "str"}},
-                       {"simple": "NONE", "structure": {"tag": "none"}}]),
-                "{name}"
-            );
-            *label = wasmdask["interface"]["inputs"]["variables"]["label"]["type"].clone();
+            option_label_as_host(&mut plugin, wasmdask, name);
         }
         assert_eq!(&plugin, wasmdask, "{name}");
     }
@@ -316,42 +386,9 @@ fn the_plugin_serializes_what_wasmdask_serialize_writes() {
 #[test]
 fn bad_declarations_fail_at_import_and_a_failed_guest_raises_a_flytekit_user_error() {
     let (_dir, tmp) = temp();
-    let checks = plugin_checks(
-        &tmp,
-        &[
-            "errors",
-            guests::EXAMPLE_RUST,
-            guests::TYPES,
-            guests::FAULTS,
-        ],
-    );
-    let raised = |check: &str, error: &str, needles: &[&str]| {
-        let got = &checks[check];
-        assert_eq!(got["type"], error, "{check}: {got}");
-        let message = got["message"].as_str().unwrap();
-        for needle in needles {
-            assert!(
-                message.contains(needle),
-                "{check}: {needle:?} not in {message:?}"
-            );
-        }
-    };
-    raised(
-        "missing",
-        "FileNotFoundError",
-        &["`square`", "/nonexistent/tasks.wasm does not exist"],
-    );
-    raised(
-        "unknown",
-        "ValueError",
-        &["no export `no-such-export`", "sum-of-squares"],
-    );
-    raised(
-        "unmappable",
-        "TypeError",
-        &["`echo-tuple`", "parameter `x`", "tuple<u8, string, f64>"],
-    );
-    raised(
+    let checks = error_checks("wasm_plugin.py", &tmp);
+    assert_raised(
+        &checks,
         "failed",
         "WasmTaskError",
         &["USER:guest-error", "the model diverged"],
@@ -374,18 +411,6 @@ fn bad_declarations_fail_at_import_and_a_failed_guest_raises_a_flytekit_user_err
 
 // --- Flyte 2: `flyteplugins.wasmdask` on flyte-sdk (tests/flyte/wasm_plugin_v2.py) ----------
 
-/// Runs `tests/flyte/wasm_plugin_v2.py` and parses the JSON line it prints.
-fn plugin_v2_checks(tmp: &Path, args: &[&str]) -> Value {
-    let output = venv("python", tmp)
-        .arg(repo().join("tests/flyte/wasm_plugin_v2.py"))
-        .args(args)
-        .output()
-        .expect("run python");
-    let stdout = succeeded(output, &format!("wasm_plugin_v2.py {args:?}"));
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
-
 /// A flyteidl2 VariableMap in JSON (`[{"key", "value"}]`, wire-identical to v1's
 /// `map<string, Variable>`) as v1's JSON map.
 fn variables_as_map(side: &mut Value) {
@@ -402,63 +427,14 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
     let (dir, tmp) = temp();
     // flyte-sdk's Resources has one value per role (a request, or a (request, limit) tuple) and
     // no limit-only form, so the "gpu" config (limits without requests) has no Flyte 2 spelling.
-    let mut cases = Vec::new();
-    for (name, config, token_secret) in crate::flyte::configs() {
-        if name == "gpu" {
-            continue;
-        }
-        let yaml = dir.path().join(format!("{name}.yaml"));
-        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
-        let out = dir.path().join(name);
-        let mut command = Command::new(BIN);
-        command
-            .args(["serialize", guests::EXAMPLE_RUST])
-            .args(["--image", "ghcr.io/example/app:v1"])
-            .args(["--config", yaml.to_str().unwrap()])
-            .args(["-o", out.to_str().unwrap()])
-            .args(["--component-uri", "s3://bucket/example.wasm"])
-            .args([
-                "--name",
-                "example",
-                "-f",
-                "sum-of-squares",
-                "-f",
-                "summarize",
-            ])
-            .args(["--task-requests", "cpu=1,mem=2Gi"])
-            .args(["--task-limits", "cpu=2,mem=4Gi"])
-            .env("WASMDASK_CACHE_DIR", cache_dir());
-        if let Some(flag) = token_secret {
-            command.args(["--token-secret", flag]);
-        }
-        succeeded(command.output().unwrap(), "wasmdask serialize");
-        let secret = match token_secret {
-            None => json!("wasmdask-token/token"),
-            Some("") => Value::Null,
-            Some(flag) => json!(flag),
-        };
-        for (i, function) in ["sum-of-squares", "summarize"].into_iter().enumerate() {
-            let snake = function.replace('-', "_");
-            cases.push(json!({
-                "name": format!("{name} {function}"),
-                "dask": config,
-                "requests": {"cpu": "1", "mem": "2Gi"},
-                "limits": {"cpu": "2", "mem": "4Gi"},
-                "token_secret": secret,
-                "function": function,
-                "spec": out.join(format!("{i}_example.{snake}_1.pb")),
-            }));
-        }
-    }
-    let results = plugin_v2_checks(
+    let results = compare_serialize(
+        "wasm_plugin_v2.py",
+        dir.path(),
         &tmp,
-        &[
-            "compare-serialize",
-            guests::EXAMPLE_RUST,
-            &Value::Array(cases).to_string(),
-        ],
+        &["gpu"],
+        "cpu=2,mem=4Gi",
+        json!({"cpu": "2", "mem": "4Gi"}),
     );
-    let results = results.as_array().unwrap();
     assert_eq!(results.len(), 4);
     for result in results {
         let name = result["name"].as_str().unwrap();
@@ -500,14 +476,7 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
         }
         if name.ends_with("summarize") {
             // An option input is flyte-sdk's Optional (a union with NONE), as in flytekit.
-            let label = &mut plugin["interface"]["inputs"]["variables"]["label"]["type"];
-            assert_eq!(
-                label["unionType"]["variants"],
-                json!([{"simple": "STRING", "structure": {"tag": "str"}},
-                       {"simple": "NONE", "structure": {"tag": "none"}}]),
-                "{name}"
-            );
-            *label = wasmdask["interface"]["inputs"]["variables"]["label"]["type"].clone();
+            option_label_as_host(&mut plugin, &wasmdask, name);
             // A record (dict) is a STRUCT that flyte-sdk annotates as msgpack-serialized.
             let o0 = plugin["interface"]["outputs"]["variables"]["o0"]["type"]
                 .as_object_mut()
@@ -558,16 +527,7 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
     assert!(stdout.contains(&expected), "{expected:?} not in:\n{stdout}");
     // The inputs.pb flyte-sdk's converter wrote is a `flyteidl2.task.Inputs`; `execute` reads
     // it as it reads v1's LiteralMap, and gives the same outputs again.
-    let node = std::fs::read_dir(&runs)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("sum-of-squares-")
-        })
-        .expect("the sum-of-squares node's run directory");
+    let node = sum_of_squares_run(&runs);
     let inputs =
         LiteralMap::decode(std::fs::read(node.join("inputs.pb")).unwrap().as_slice()).unwrap();
     assert_eq!(literal_integer(&inputs, "n"), Some(n as i64), "{inputs:?}");
@@ -591,49 +551,20 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
         .output()
         .unwrap();
     succeeded(output, "wasmdask execute");
-    let outputs = |prefix: &Path| {
-        LiteralMap::decode(std::fs::read(prefix.join("outputs.pb")).unwrap().as_slice()).unwrap()
-    };
-    assert_eq!(outputs(&rerun), outputs(&node.join("out")));
-    assert_eq!(literal_integer(&outputs(&rerun), "o0"), Some(total as i64));
+    assert_eq!(read_outputs(&rerun), read_outputs(&node.join("out")));
+    assert_eq!(
+        literal_integer(&read_outputs(&rerun), "o0"),
+        Some(total as i64)
+    );
 
     // Errors: at declaration, naming the function and the type; a failed guest under flyte.run.
-    let checks = plugin_v2_checks(
-        &tmp,
-        &[
-            "errors",
-            guests::EXAMPLE_RUST,
-            guests::TYPES,
-            guests::FAULTS,
-        ],
+    let checks = error_checks("wasm_plugin_v2.py", &tmp);
+    assert_raised(
+        &checks,
+        "failed",
+        "RuntimeUserError",
+        &["the model diverged"],
     );
-    let raised = |check: &str, error: &str, needles: &[&str]| {
-        let got = &checks[check];
-        assert_eq!(got["type"], error, "{check}: {got}");
-        let message = got["message"].as_str().unwrap();
-        for needle in needles {
-            assert!(
-                message.contains(needle),
-                "{check}: {needle:?} not in {message:?}"
-            );
-        }
-    };
-    raised(
-        "missing",
-        "FileNotFoundError",
-        &["`square`", "/nonexistent/tasks.wasm does not exist"],
-    );
-    raised(
-        "unknown",
-        "ValueError",
-        &["no export `no-such-export`", "sum-of-squares"],
-    );
-    raised(
-        "unmappable",
-        "TypeError",
-        &["`echo-tuple`", "parameter `x`", "tuple<u8, string, f64>"],
-    );
-    raised("failed", "RuntimeUserError", &["the model diverged"]);
     assert_eq!(
         checks["failed"]["code"], "USER:guest-error",
         "{}",

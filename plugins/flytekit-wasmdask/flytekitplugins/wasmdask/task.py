@@ -29,13 +29,14 @@ from flytekit.models.literals import LiteralMap
 from flytekitplugins.dask import Dask
 from flytekitplugins.dask.task import DaskTask
 from google.protobuf import json_format
+from wasmdask_plugin_common import PRIMARY as _PRIMARY
+from wasmdask_plugin_common import runner_args, signature_types, token_pod_template
 
 from . import host
-from .types import UnmappableType, python_type
+from .types import python_type
 
 #: The Secret key every pod reads WASMDASK_TOKEN from, as `wasmdask serialize --token-secret`.
 DEFAULT_TOKEN_SECRET = "wasmdask-token/token"
-_PRIMARY = "primary"
 
 
 class _RunnerError:
@@ -140,23 +141,7 @@ class WasmTask(PythonTask[Dask]):
     def get_default_command(self, settings: SerializationSettings) -> List[str]:
         """`wasmdask execute` with the placeholders flytepropeller fills (no pyflyte-execute:
         the image has no Python)."""
-        return [
-            "wasmdask",
-            "execute",
-            "--inputs",
-            "{{.input}}",
-            "--output-prefix",
-            "{{.outputPrefix}}",
-            "--raw-output-data-prefix",
-            "{{.rawOutputDataPrefix}}",
-            "--checkpoint-path",
-            "{{.checkpointOutputPrefix}}",
-            "--prev-checkpoint",
-            "{{.prevCheckpointPrefix}}",
-            "--",
-            self._component_ref,
-            self._function,
-        ]
+        return runner_args("{{.input}}", "{{.outputPrefix}}", self._component_ref, self._function)
 
     def set_command_fn(self, get_command_fn=None) -> None:
         """Fast registration swaps a pod task's command for `pyflyte-fast-execute`; the runner
@@ -261,24 +246,14 @@ def _python_interface(signature: dict, name: str) -> typing.Tuple[Interface, typ
     """The flytekit Interface of the export; options are Optional with a default of None."""
     inputs: Dict[str, Any] = {}
     optional = set()
-    for param in signature["params"]:
-        var = param["name"].replace("-", "_")
-        try:
-            py, is_option = python_type(param["wit"], param["flyte"])
-        except UnmappableType as e:
-            raise TypeError(f"WasmTask {name} (`{signature['name']}`): parameter `{param['name']}`: {e}") from None
+    params, output = signature_types(signature, f"WasmTask {name} (`{signature['name']}`)", python_type)
+    for var, py, is_option in params:
         if is_option:
             optional.add(var)
             inputs[var] = (py, None)
         else:
             inputs[var] = py
-    outputs = {}
-    if signature.get("output"):
-        output = signature["output"]  # the `ok` type of a `result<T, E>`
-        try:
-            outputs["o0"] = python_type(output["wit"], output["flyte"])[0]
-        except UnmappableType as e:
-            raise TypeError(f"WasmTask {name} (`{signature['name']}`): result: {e}") from None
+    outputs = {} if output is None else {"o0": output}
     return Interface(inputs=inputs, outputs=outputs), optional
 
 
@@ -299,15 +274,4 @@ def _typed_interface(host_interface: dict, flytekit_interface: TypedInterface, o
 def _token_pod_template(token_secret: str) -> PodTemplate:
     """flytekit's PodTemplate whose primary container reads WASMDASK_TOKEN from the Secret, as
     `wasmdask serialize --token-secret` writes it."""
-    from kubernetes.client import V1Container, V1EnvVar, V1EnvVarSource, V1PodSpec, V1SecretKeySelector
-
-    name, _, key = token_secret.partition("/")
-    token = V1EnvVar(
-        name="WASMDASK_TOKEN",
-        value_from=V1EnvVarSource(secret_key_ref=V1SecretKeySelector(name=name, key=key or "token")),
-    )
-    return PodTemplate(
-        pod_spec=V1PodSpec(containers=[V1Container(name=_PRIMARY, env=[token])]),
-        primary_container_name=_PRIMARY,
-    )
-
+    return token_pod_template(PodTemplate, token_secret)

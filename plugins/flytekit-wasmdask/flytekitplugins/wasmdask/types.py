@@ -23,60 +23,22 @@ A new Flyte type of the host is one line in `PYTHON_TYPES`. Other structures (tu
 variants, enums, flags, maps) are STRUCTs whose value is not a JSON object, which flytekit
 cannot read as a dict or dataclass; declaring such a task fails with the type named."""
 
-import datetime
 import typing
 
 from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 from flytekit.types.structured import StructuredDataset
+from wasmdask_plugin_common import UnmappableType
+from wasmdask_plugin_common import python_type as _common_python_type
+from wasmdask_plugin_common import python_types
+
+__all__ = ["PYTHON_TYPES", "UnmappableType", "python_type"]
 
 #: The host's Flyte type (the text before any `(`, or all of it) → the Python type.
-PYTHON_TYPES: typing.Dict[str, type] = {
-    "BOOLEAN": bool,
-    "INTEGER": int,
-    "FLOAT": float,
-    "STRING": str,
-    "DATETIME": datetime.datetime,
-    "DURATION": datetime.timedelta,
-    "BLOB(single)": FlyteFile,
-    "BLOB(multipart)": FlyteDirectory,
-    "STRUCTURED_DATASET": StructuredDataset,
-}
-
-
-class UnmappableType(TypeError):
-    """A WIT type with no Python type that round-trips through its Flyte literal."""
+PYTHON_TYPES: typing.Dict[str, type] = python_types(FlyteFile, FlyteDirectory, StructuredDataset)
 
 
 def python_type(wit: str, flyte: str) -> typing.Tuple[type, bool]:
     """The Python type of a parameter or result, and whether it is an `option` (which makes it
     `Optional` and lets a caller leave it out)."""
-    if wit.startswith("option<"):
-        return typing.Optional[_python_type(_inner(wit, "option"), flyte)], True
-    return _python_type(wit, flyte), False
-
-
-def _python_type(wit: str, flyte: str) -> type:
-    if flyte.startswith("collection(") and wit.startswith("list<"):
-        element = _inner(wit, "list")
-        if element.startswith("option<"):
-            # flytekit writes an Optional element as a union literal, which the host's
-            # collection(T) does not hold.
-            raise UnmappableType(f"`{wit}`: a list of options has no Flyte collection type")
-        return typing.List[_python_type(element, flyte[len("collection(") : -1])]  # type: ignore[misc]
-    if flyte == "STRUCT":
-        if wit.startswith("record {"):
-            return dict
-        raise UnmappableType(
-            f"`{wit}` is a Flyte STRUCT that Python cannot read back (only records map, to dict); "
-            "wrap it in a record"
-        )
-    found = PYTHON_TYPES.get(flyte) or PYTHON_TYPES.get(flyte.split("(", 1)[0])
-    if found is None:
-        raise UnmappableType(f"`{wit}` (Flyte {flyte}) has no Python type in flytekitplugins-wasmdask")
-    return found
-
-
-def _inner(wit: str, generic: str) -> str:
-    """`T` of `generic<T>`."""
-    return wit[len(generic) + 1 : -1]
+    return _common_python_type(wit, flyte, lambda: PYTHON_TYPES, "flytekitplugins-wasmdask")

@@ -10,17 +10,10 @@ outputs.pb is read back as `flyteidl2.task.Outputs`.
 """
 
 import asyncio
-import contextlib
-import datetime
-import functools
 import inspect
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -32,22 +25,14 @@ from flyte.models import NativeInterface, SerializationContext
 from flyteplugins.dask import Dask
 from flyteplugins.dask.task import DaskTask
 
+import wasmdask_plugin_common as common
+# BIN_ENV, KEEP_ENV, UnmappableType and WasmdaskNotFound stay names of this module, as before.
+from wasmdask_plugin_common import BIN_ENV, KEEP_ENV, UnmappableType, WasmdaskNotFound, find_binary  # noqa: F401
+from wasmdask_plugin_common import python_types as _common_python_types
+
 #: The Secret key every pod reads WASMDASK_TOKEN from, as `wasmdask serialize --token-secret`.
 DEFAULT_TOKEN_SECRET = "wasmdask-token/token"
-#: The environment variable that names the binary, ahead of PATH.
-BIN_ENV = "WASMDASK_BIN"
-#: A directory where local executions keep their inputs.pb and outputs (one subdirectory each).
-KEEP_ENV = "WASMDASK_LOCAL_RUNS"
-_PRIMARY = "primary"
 _EMPTY = inspect.Parameter.empty
-
-
-class WasmdaskNotFound(RuntimeError):
-    """No `wasmdask` binary: the task cannot be typed or run."""
-
-
-class UnmappableType(TypeError):
-    """A WIT type with no Python type that flyte-sdk turns into the host's Flyte type."""
 
 
 class WasmTaskError(RuntimeUserError):
@@ -58,74 +43,16 @@ class WasmSystemError(RuntimeSystemError):
     """The platform failed, not the task (storage, a changed component, a lost worker)."""
 
 
-def find_binary(explicit: Optional[str] = None) -> str:
-    """`explicit`, then $WASMDASK_BIN, then `wasmdask` on PATH, then this repository's build."""
-    if explicit:
-        return str(explicit)
-    if os.environ.get(BIN_ENV):
-        return os.environ[BIN_ENV]
-    on_path = shutil.which("wasmdask")
-    if on_path:
-        return on_path
-    repo_build = Path(__file__).resolve().parents[4] / "target" / "release" / "wasmdask"
-    if repo_build.is_file():
-        return str(repo_build)
-    raise WasmdaskNotFound(
-        f"cannot find the wasmdask binary: pass wasmdask_bin=..., set ${BIN_ENV}, put it on PATH "
-        "or build it (`cargo build --release -p wasmdask`)"
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _inspect(binary: str, component: str, _mtime: int, _size: int) -> dict:
-    done = subprocess.run([binary, "inspect", "--json", component], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ValueError(f"wasmdask inspect {component} failed: {done.stderr.strip()}")
-    return json.loads(done.stdout)
-
-
 def _python_types() -> Dict[str, type]:
     """The host's Flyte type → flyte-sdk's Python type (as flytekitplugins.wasmdask.types)."""
     from flyte.io import DataFrame, Dir, File
 
-    return {
-        "BOOLEAN": bool,
-        "INTEGER": int,
-        "FLOAT": float,
-        "STRING": str,
-        "DATETIME": datetime.datetime,
-        "DURATION": datetime.timedelta,
-        "BLOB(single)": File,
-        "BLOB(multipart)": Dir,
-        "STRUCTURED_DATASET": DataFrame,
-    }
+    return _common_python_types(File, Dir, DataFrame)
 
 
 def python_type(wit: str, flyte: str) -> Tuple[type, bool]:
     """The Python type of a parameter or result, and whether it is an `option`."""
-    if wit.startswith("option<"):
-        return typing.Optional[_python_type(wit[len("option<") : -1], flyte)], True
-    return _python_type(wit, flyte), False
-
-
-def _python_type(wit: str, flyte: str) -> type:
-    if flyte.startswith("collection(") and wit.startswith("list<"):
-        element = wit[len("list<") : -1]
-        if element.startswith("option<"):
-            raise UnmappableType(f"`{wit}`: a list of options has no Flyte collection type")
-        return typing.List[_python_type(element, flyte[len("collection(") : -1])]  # type: ignore[misc]
-    if flyte == "STRUCT":
-        if wit.startswith("record {"):
-            return dict
-        raise UnmappableType(
-            f"`{wit}` is a Flyte STRUCT that Python cannot read back (only records map, to dict); "
-            "wrap it in a record"
-        )
-    types = _python_types()
-    found = types.get(flyte) or types.get(flyte.split("(", 1)[0])
-    if found is None:
-        raise UnmappableType(f"`{wit}` (Flyte {flyte}) has no Python type in flyteplugins.wasmdask")
-    return found
+    return common.python_type(wit, flyte, _python_types, "flyteplugins.wasmdask")
 
 
 def _declaring_dir() -> Path:
@@ -148,17 +75,7 @@ def _declaring_dir() -> Path:
 def _token_pod_template(token_secret: str) -> PodTemplate:
     """A pod template whose primary container reads WASMDASK_TOKEN from the Secret, as
     `wasmdask serialize --token-secret` writes it."""
-    from kubernetes.client import V1Container, V1EnvVar, V1EnvVarSource, V1PodSpec, V1SecretKeySelector
-
-    name, _, key = token_secret.partition("/")
-    token = V1EnvVar(
-        name="WASMDASK_TOKEN",
-        value_from=V1EnvVarSource(secret_key_ref=V1SecretKeySelector(name=name, key=key or "token")),
-    )
-    return PodTemplate(
-        pod_spec=V1PodSpec(containers=[V1Container(name=_PRIMARY, env=[token])]),
-        primary_container_name=_PRIMARY,
-    )
+    return common.token_pod_template(PodTemplate, token_secret)
 
 
 def _comparable_interface(variables: Any) -> Dict[str, Any]:
@@ -222,9 +139,8 @@ class WasmTask(TaskTemplate):
             raise FileNotFoundError(f"{where}: the component {local} does not exist (build it, or pass a URI)")
         # `replace()` (task.override) passes the resolved absolute path back in.
         self.component = str(local)
-        stat = local.stat()
         try:
-            description = _inspect(self._wasmdask, str(local), stat.st_mtime_ns, stat.st_size)
+            description = common.inspect(self._wasmdask, local)
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
         signature = next((t for t in description["tasks"] if t["name"] == self.function), None)
@@ -245,21 +161,11 @@ class WasmTask(TaskTemplate):
         self._call_as_synchronous = True
 
     def _native_interface(self, signature: dict) -> NativeInterface:
-        inputs: Dict[str, Tuple[type, Any]] = {}
-        for param in signature["params"]:
-            var = param["name"].replace("-", "_")
-            try:
-                py, is_option = python_type(param["wit"], param["flyte"])
-            except UnmappableType as e:
-                raise TypeError(f"WasmTask {self.name} (`{self.function}`): parameter `{param['name']}`: {e}") from None
-            inputs[var] = (py, NativeInterface.has_default if is_option else _EMPTY)
-        outputs: Dict[str, type] = {}
-        if signature.get("output"):
-            output = signature["output"]
-            try:
-                outputs["o0"] = python_type(output["wit"], output["flyte"])[0]
-            except UnmappableType as e:
-                raise TypeError(f"WasmTask {self.name} (`{self.function}`): result: {e}") from None
+        params, output = common.signature_types(signature, f"WasmTask {self.name} (`{self.function}`)", python_type)
+        inputs: Dict[str, Tuple[type, Any]] = {
+            var: (py, NativeInterface.has_default if is_option else _EMPTY) for var, py, is_option in params
+        }
+        outputs: Dict[str, type] = {} if output is None else {"o0": output}
         defaults = None
         if any(v[1] is NativeInterface.has_default for v in inputs.values()):
             from flyteidl2.core import literals_pb2
@@ -302,23 +208,7 @@ class WasmTask(TaskTemplate):
     def container_args(self, sctx: SerializationContext) -> List[str]:
         """`wasmdask execute` with the placeholders the backend fills (no Python entrypoint:
         the image has no Python)."""
-        return [
-            "wasmdask",
-            "execute",
-            "--inputs",
-            sctx.input_path,
-            "--output-prefix",
-            sctx.output_path,
-            "--raw-output-data-prefix",
-            "{{.rawOutputDataPrefix}}",
-            "--checkpoint-path",
-            "{{.checkpointOutputPrefix}}",
-            "--prev-checkpoint",
-            "{{.prevCheckpointPrefix}}",
-            "--",
-            self._component_ref,
-            self.function,
-        ]
+        return common.runner_args(sctx.input_path, sctx.output_path, self._component_ref, self.function)
 
     @property
     def component_ref(self) -> str:
@@ -354,37 +244,21 @@ class WasmTask(TaskTemplate):
         from flyteidl2.core import execution_pb2
         from flyteidl2.task import common_pb2
 
-        keep = os.environ.get(KEEP_ENV)
-        if keep:
-            os.makedirs(keep, exist_ok=True)
-        with contextlib.nullcontext(tempfile.mkdtemp(prefix=f"{self.function}-", dir=keep)) if keep else (
-            tempfile.TemporaryDirectory(prefix="wasmdask-")
-        ) as tmp:
-            inputs_path, out = os.path.join(tmp, "inputs.pb"), os.path.join(tmp, "out")
-            with open(inputs_path, "wb") as f:
-                f.write(inputs_pb)
-            args = [self._wasmdask, "execute", "--inputs", inputs_path, "--output-prefix", out]
-            if raw_output_prefix and "://" not in raw_output_prefix:
-                os.makedirs(raw_output_prefix, exist_ok=True)
-            if raw_output_prefix:
-                args += ["--raw-output-data-prefix", raw_output_prefix]
-            env = {k: v for k, v in os.environ.items() if k not in ("DASK_SCHEDULER_ADDRESS", "FLYTE_FAIL_ON_ERROR")}
-            done = subprocess.run(args + ["--", self._local_ref, self.function], env=env)
-            outputs_pb, error_pb = os.path.join(out, "outputs.pb"), os.path.join(out, "error.pb")
-            if os.path.exists(error_pb):
-                doc = execution_pb2.ErrorDocument()
-                with open(error_pb, "rb") as f:
-                    doc.ParseFromString(f.read())
-                code, message = doc.error.code, doc.error.message
-                if code.startswith("USER:"):
-                    raise WasmTaskError(code, message)
-                raise WasmSystemError(code, message)
-            if done.returncode != 0 or not os.path.exists(outputs_pb):
-                raise WasmSystemError("wasmdask", f"wasmdask execute failed (exit {done.returncode}); its output is above")
-            outputs = common_pb2.Outputs()
-            with open(outputs_pb, "rb") as f:
-                outputs.ParseFromString(f.read())
-            return outputs
+        done = common.execute(
+            self._wasmdask, self._local_ref, self.function, inputs_pb, raw_output_prefix, create_local_raw_prefix=True
+        )
+        if done.error_pb is not None:
+            doc = execution_pb2.ErrorDocument()
+            doc.ParseFromString(done.error_pb)
+            code, message = doc.error.code, doc.error.message
+            if code.startswith("USER:"):
+                raise WasmTaskError(code, message)
+            raise WasmSystemError(code, message)
+        if done.returncode != 0 or done.outputs_pb is None:
+            raise WasmSystemError("wasmdask", f"wasmdask execute failed (exit {done.returncode}); its output is above")
+        outputs = common_pb2.Outputs()
+        outputs.ParseFromString(done.outputs_pb)
+        return outputs
 
 
 def _none_literal(literals_pb2):

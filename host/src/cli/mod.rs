@@ -15,6 +15,7 @@ mod run;
 mod sandbox_args;
 mod scheduler;
 mod serialize;
+mod token_args;
 pub mod units;
 mod worker;
 

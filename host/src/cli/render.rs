@@ -13,10 +13,11 @@ use clap::{Args, ValueEnum};
 
 use super::Failure;
 use super::run::read_arg_file;
+use super::token_args::TokenSecretArg;
 use super::{absolute_uri, load_dask};
 use wasmdask_flyte::Resources;
 use wasmdask_flyte::template::{component_ref, execute_args_at};
-use wasmdask_k8s::{DEFAULT_TOKEN_SECRET, TokenSecret, default_cluster_name};
+use wasmdask_k8s::default_cluster_name;
 use wasmdask_k8s::{RenderSpec, dask_cluster, dask_job, pods};
 use wasmdask_runner::inputs::{inputs_map, write_inputs};
 use wasmdask_runner::storage::Location;
@@ -104,17 +105,8 @@ pub struct RenderArgs {
     #[arg(long, value_name = "RESOURCES", value_parser = Resources::parse_pairs)]
     pub task_limits: Option<Resources>,
 
-    /// The Secret every container reads WASMDASK_TOKEN from: NAME (key `token`) or NAME/KEY;
-    /// "" for none.
-    // Spelled out as `::std::option::Option` so clap keeps the parser's `None` for "" instead
-    // of reading the flag as optional.
-    #[arg(
-        long,
-        value_name = "NAME[/KEY]",
-        default_value = DEFAULT_TOKEN_SECRET,
-        value_parser = TokenSecret::parse_flag
-    )]
-    pub token_secret: ::std::option::Option<TokenSecret>,
+    #[command(flatten)]
+    pub token: TokenSecretArg,
 
     /// Print JSON instead of YAML.
     #[arg(long)]
@@ -179,7 +171,7 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
         task_requests: args.task_requests.clone(),
         task_limits: args.task_limits.clone(),
         runner_args: runner,
-        token_secret: args.token_secret.clone(),
+        token_secret: args.token.token_secret.clone(),
     };
     let usage = |e: wasmdask_k8s::RenderError| Failure::usage(e.to_string());
     let text = match args.format {

@@ -7,13 +7,14 @@ use clap::Args;
 use prost::Message;
 
 use super::Failure;
+use super::token_args::TokenSecretArg;
 use super::{absolute_uri, load_dask};
 use wasmdask_flyte::Resources;
 use wasmdask_flyte::idl::to_json;
 use wasmdask_flyte::template::{
     DOMAIN_PLACEHOLDER, PROJECT_PLACEHOLDER, TemplateOptions, VERSION_PLACEHOLDER, task_spec,
 };
-use wasmdask_k8s::{DEFAULT_TOKEN_SECRET, TokenSecret};
+use wasmdask_k8s::TokenSecret;
 use wasmdask_runner::task::inspect_component;
 
 const SERIALIZE_EXAMPLES: &str = "\
@@ -82,17 +83,8 @@ pub struct SerializeArgs {
     #[arg(long, value_name = "RESOURCES", value_parser = Resources::parse_pairs)]
     pub task_limits: Option<Resources>,
 
-    /// The Secret every pod reads WASMDASK_TOKEN from: NAME (key `token`) or NAME/KEY; ""
-    /// for none (then your own pod template must set it, or the scheduler will not start).
-    // Spelled out as `::std::option::Option` so clap keeps the parser's `None` for "" instead
-    // of reading the flag as optional.
-    #[arg(
-        long,
-        value_name = "NAME[/KEY]",
-        default_value = DEFAULT_TOKEN_SECRET,
-        value_parser = TokenSecret::parse_flag
-    )]
-    pub token_secret: ::std::option::Option<TokenSecret>,
+    #[command(flatten)]
+    pub token: TokenSecretArg,
 
     /// Serialize only this export (repeatable) [default: every export].
     #[arg(short, long = "function", value_name = "NAME")]
@@ -134,7 +126,7 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
             absolute
         }
     };
-    if args.token_secret.is_none() {
+    if args.token.token_secret.is_none() {
         eprintln!(
             "note: no --token-secret: the scheduler pod refuses to start without \
              WASMDASK_TOKEN unless a pod template of your own sets it"
@@ -154,7 +146,11 @@ pub(super) fn serialize(args: SerializeArgs) -> Result<(), Failure> {
         digest: component.digest.clone(),
         requests: args.task_requests.clone(),
         limits: args.task_limits.clone(),
-        pod_template: args.token_secret.as_ref().map(TokenSecret::pod_template),
+        pod_template: args
+            .token
+            .token_secret
+            .as_ref()
+            .map(TokenSecret::pod_template),
     };
     std::fs::create_dir_all(&args.output)
         .map_err(|e| Failure::usage(format!("cannot create {}: {e}", args.output.display())))?;

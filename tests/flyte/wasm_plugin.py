@@ -7,12 +7,13 @@ of JSON; the Rust test decides what is right.
       CASES = [{"name", "dask": <Dask config as in tests/it/flyte.rs>, "requests", "limits",
       "token_secret": "NAME/KEY" or null, "function", "spec": <wasmdask serialize's .pb>}].
       Serializes WasmTask(...) with flytekit's get_serializable and compares the TaskTemplate
-      with wasmdask serialize's; prints [{"name", "equal", "plugin", "wasmdask"}] (the two
-      templates as MessageToDict) for the test to compare field by field.
+      with wasmdask serialize's; prints [{"name", "equal", "plugin", "wasmdask", "engine"}] (the
+      two templates as MessageToDict, and flytekit's TypeEngine's literal type of each of the
+      task's Python types) for the test to compare field by field.
   errors EXAMPLE_WASM TYPES_WASM FAULTS_WASM
       Declares tasks that must fail (a missing component, an unknown function, an unmappable
-      type), runs a task whose guest fails, and a direct call with an option given; prints
-      what each raised.
+      type), runs a task whose guest fails, direct calls with an option given and left out,
+      and an option result (Some and None); prints what each raised.
 """
 
 import json
@@ -52,6 +53,27 @@ def _comparable(template):
     return template
 
 
+def _engine(t):
+    """{"inputs"/"outputs": {name: literal type}}: what flytekit's own TypeEngine types each
+    Python type of the task's interface as, without `annotation`s (flytekit marks a dict's
+    STRUCT `serialization-format: msgpack`, cache-key metadata the backend does not check)."""
+    from flytekit.core.type_engine import TypeEngine
+    from google.protobuf.json_format import MessageToDict
+
+    def plain(d):
+        if isinstance(d, dict):
+            return {k: plain(v) for k, v in d.items() if k != "annotation"}
+        return [plain(v) for v in d] if isinstance(d, list) else d
+
+    return {
+        side: {
+            name: plain(MessageToDict(TypeEngine.to_literal_type(py).to_flyte_idl()))
+            for name, py in getattr(t.python_interface, side).items()
+        }
+        for side in ("inputs", "outputs")
+    }
+
+
 def compare_serialize(example, cases_json):
     from flytekit.configuration import ImageConfig, SerializationSettings
     from flytekit.tools.translator import get_serializable
@@ -74,7 +96,9 @@ def compare_serialize(example, cases_json):
         )
         ours = MessageToDict(get_serializable(OrderedDict(), settings, t).template.to_flyte_idl())
         ours, theirs = _comparable(ours), _comparable(spec_template(case["spec"]))
-        results.append({"name": case["name"], "equal": ours == theirs, "plugin": ours, "wasmdask": theirs})
+        results.append(
+            {"name": case["name"], "equal": ours == theirs, "plugin": ours, "wasmdask": theirs, "engine": _engine(t)}
+        )
     print(json.dumps(results))
 
 
@@ -87,6 +111,9 @@ def errors(example, types, faults):
     summarize = WasmTask(name="t.summarize", component=example, function="summarize")
     out["option_given"] = raised(lambda: summarize(samples=[1.0, 3.0], label="weights"))
     out["option_none"] = raised(lambda: summarize(samples=[2.0]))
+    # An option result, as flytekit reads it back: Some and None.
+    echo = WasmTask(name="t.echo_option", component=types, function="echo-option")
+    out["option_result"] = raised(lambda: [echo(x=7), echo(x=None), echo()])
     print(json.dumps(out))
 
 

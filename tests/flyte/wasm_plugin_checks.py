@@ -2,12 +2,14 @@
 imports neither SDK, so the Flyte 2 side still never imports flytekit."""
 
 def task_args(case, example):
-    """The WasmTask arguments of a compare-serialize case that both plugins spell alike."""
+    """The WasmTask arguments of a compare-serialize case that both plugins spell alike: a
+    task of the example component unless the case names another (`component`, `task_name`,
+    `component_uri`)."""
     return {
-        "name": f"example.{case['function'].replace('-', '_')}",
-        "component": example,
+        "name": case.get("task_name") or f"example.{case['function'].replace('-', '_')}",
+        "component": case.get("component") or example,
         "function": case["function"],
-        "component_uri": "s3://bucket/example.wasm",
+        "component_uri": case.get("component_uri") or "s3://bucket/example.wasm",
         "token_secret": case["token_secret"],
     }
 

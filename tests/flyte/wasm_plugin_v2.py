@@ -9,11 +9,13 @@ flytekit was never imported. Prints one line of JSON; the Rust test decides what
       Serializes flyteplugins.wasmdask.WasmTask with flyte-sdk's own translate_task_to_wire and
       prints [{"name", "plugin": <its TaskTemplate>, "wasmdask": <serialize's>}] as MessageToDict.
   errors EXAMPLE_WASM TYPES_WASM FAULTS_WASM
-      Declarations that must fail and a failing guest, run under flyte.run (local mode).
+      Declarations that must fail, a failing guest, options given and left out, and an option
+      result (Some and None), run under flyte.run (local mode).
 """
 
 import json
 import sys
+import typing
 
 from wasm_plugin_checks import declaration_errors, main, raised, spec_template, task_args
 
@@ -78,7 +80,8 @@ def errors(example, types, faults):
     out = declaration_errors(WasmTask, example, types, with_code=True)
     fail = WasmTask(name="t.fail", component=faults, function="fail")
     summarize = WasmTask(name="t.summarize", component=example, function="summarize")
-    wasm = flyte.TaskEnvironment.from_task("wasm", fail, summarize)
+    echo = WasmTask(name="t.echo_option", component=types, function="echo-option")
+    wasm = flyte.TaskEnvironment.from_task("wasm", fail, summarize, echo)
     env = flyte.TaskEnvironment(name="errors", depends_on=[wasm])
 
     @env.task
@@ -89,10 +92,15 @@ def errors(example, types, faults):
     def summaries() -> list[dict]:
         return [summarize(samples=[1.0, 3.0], label="weights"), summarize(samples=[2.0])]
 
+    @env.task
+    def echoes() -> list[typing.Optional[int]]:
+        return [echo(x=7), echo(x=None), echo()]
+
     flyte.init()
     local = flyte.with_runcontext(mode="local")
     out["failed"] = raised(lambda: local.run(failing).outputs(), with_code=True)
     out["options"] = raised(lambda: local.run(summaries).outputs()[0], with_code=True)
+    out["option_result"] = raised(lambda: local.run(echoes).outputs()[0], with_code=True)
     assert "flytekit" not in sys.modules, "flyteplugins.wasmdask imported flytekit"
     print(json.dumps(out))
 

@@ -497,14 +497,36 @@ pub(crate) fn serialize_example(
     limits: &str,
     token_secret: Option<&str>,
 ) -> Command {
+    serialize_component(
+        guests::EXAMPLE_RUST,
+        "example",
+        yaml,
+        out,
+        functions,
+        limits,
+        token_secret,
+    )
+}
+
+/// `wasmdask serialize` of `functions` of `component`, as [`serialize_example`] does for the
+/// example, with the task name prefix `name` and the component URI `s3://bucket/<name>.wasm`.
+pub(crate) fn serialize_component(
+    component: &str,
+    name: &str,
+    yaml: &Path,
+    out: &Path,
+    functions: &[&str],
+    limits: &str,
+    token_secret: Option<&str>,
+) -> Command {
     let mut command = Command::new(BIN);
     command
-        .args(["serialize", guests::EXAMPLE_RUST])
+        .args(["serialize", component])
         .args(["--image", "ghcr.io/example/app:v1"])
         .args(["--config", yaml.to_str().unwrap()])
         .args(["-o", out.to_str().unwrap()])
-        .args(["--component-uri", "s3://bucket/example.wasm"])
-        .args(["--name", "example"])
+        .args(["--component-uri", &format!("s3://bucket/{name}.wasm")])
+        .args(["--name", name])
         .args(functions.iter().flat_map(|f| ["-f", f]))
         .args(["--task-requests", "cpu=1,mem=2Gi"])
         .args(["--task-limits", limits])

@@ -21,9 +21,12 @@ use crate::flyte::{flytekit, repo, serialize_example};
 const BIN: &str = env!("CARGO_BIN_EXE_wasmdask");
 
 /// A command from `.venv/bin` with the test binary and cache, and flytekit's temp dirs in `tmp`.
+/// The plugin is this checkout's (`PYTHONPATH` comes before the venv's editable install, which
+/// may point at another checkout).
 fn venv(tool: &str, tmp: &Path) -> Command {
     let mut command = Command::new(repo().join(".venv/bin").join(tool));
     command
+        .env("PYTHONPATH", repo().join("plugins/flytekit-wasmdask"))
         .env("TMPDIR", tmp)
         .env("WASMDASK_BIN", BIN)
         .env("WASMDASK_CACHE_DIR", cache_dir())
@@ -83,20 +86,6 @@ fn read_outputs(prefix: &Path) -> LiteralMap {
     LiteralMap::decode(std::fs::read(prefix.join("outputs.pb")).unwrap().as_slice()).unwrap()
 }
 
-/// Checks that the plugin typed `summarize`'s option input `label` as Optional (a union of
-/// STRING and NONE) and gives it the host's type, so the rest of the templates can be compared.
-#[track_caller]
-fn option_label_as_host(plugin: &mut Value, wasmdask: &Value, name: &str) {
-    let label = &mut plugin["interface"]["inputs"]["variables"]["label"]["type"];
-    assert_eq!(
-        label["unionType"]["variants"],
-        json!([{"simple": "STRING", "structure": {"tag": "str"}},
-               {"simple": "NONE", "structure": {"tag": "none"}}]),
-        "{name}"
-    );
-    *label = wasmdask["interface"]["inputs"]["variables"]["label"]["type"].clone();
-}
-
 /// The one file of `dir` whose name ends with `suffix`.
 fn only(dir: &Path, suffix: &str) -> PathBuf {
     let found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -139,8 +128,9 @@ fn runner(spec: &TaskSpec) -> (String, Vec<String>) {
 
 /// Serializes the example's `sum-of-squares` and `summarize` with `wasmdask serialize` into
 /// `dir`, once a Dask config of `crate::flyte::configs()` (but those named in `skip`), with the
-/// task limits `limits_flag`, and has `tests/flyte/<script> compare-serialize` serialize the
-/// same tasks with the plugin; returns its results.
+/// task limits `limits_flag`, and the types guest's `echo-option` (an option in, an option out)
+/// with the default config, and has `tests/flyte/<script> compare-serialize` serialize the same
+/// tasks with the plugin; returns its results.
 fn compare_serialize(
     script: &str,
     dir: &Path,
@@ -183,6 +173,31 @@ fn compare_serialize(
             }));
         }
     }
+    let yaml = dir.join("types.yaml");
+    std::fs::write(&yaml, "{}\n").unwrap();
+    let out = dir.join("types");
+    let mut command = crate::flyte::serialize_component(
+        guests::TYPES,
+        "types",
+        &yaml,
+        &out,
+        &["echo-option"],
+        limits_flag,
+        None,
+    );
+    succeeded(command.output().unwrap(), "wasmdask serialize");
+    cases.push(json!({
+        "name": "types echo-option",
+        "dask": {},
+        "requests": {"cpu": "1", "mem": "2Gi"},
+        "limits": limits,
+        "token_secret": "wasmdask-token/token",
+        "function": "echo-option",
+        "component": guests::TYPES,
+        "task_name": "types.echo_option",
+        "component_uri": "s3://bucket/types.wasm",
+        "spec": out.join("0_types.echo_option_1.pb"),
+    }));
     let results = script_checks(
         script,
         tmp,
@@ -368,18 +383,24 @@ fn the_plugin_serializes_what_wasmdask_serialize_writes() {
         "cpu=2,mem=4Gi,ephemeral_storage=10Gi",
         json!({"cpu": "2", "mem": "4Gi", "ephemeral_storage": "10Gi"}),
     );
-    assert_eq!(results.len(), 6);
+    assert_eq!(results.len(), 7);
     for result in results {
         let name = result["name"].as_str().unwrap();
-        let mut plugin = result["plugin"].clone();
+        let plugin = &result["plugin"];
         let wasmdask = &result["wasmdask"];
-        if name.ends_with("summarize") {
-            // The one difference: an option input is flytekit's Optional (a union with NONE),
-            // because flytekit writes None only as a union literal; serialize writes the
-            // payload's type, and `execute` reads both.
-            option_label_as_host(&mut plugin, wasmdask, name);
+        // Each variable's type is the one flytekit's own TypeEngine gives its Python type
+        // (`Optional[int]` is the host's union of an option, structure tags included).
+        for side in ["inputs", "outputs"] {
+            let variables = wasmdask["interface"][side]["variables"]
+                .as_object()
+                .unwrap();
+            let engine = result["engine"][side].as_object().unwrap();
+            assert_eq!(variables.len(), engine.len(), "{name} {side}");
+            for (var, v) in variables {
+                assert_eq!(v["type"], engine[var], "{name}: {side} `{var}`");
+            }
         }
-        assert_eq!(&plugin, wasmdask, "{name}");
+        assert_eq!(plugin, wasmdask, "{name}");
     }
 }
 
@@ -407,6 +428,8 @@ fn bad_declarations_fail_at_import_and_a_failed_guest_raises_a_flytekit_user_err
         json!({"count": 2, "mean": 2.0, "min": 1.0, "max": 3.0, "label": "weights"})
     );
     assert_eq!(checks["option_none"]["value"]["label"], "unnamed");
+    // An option result, read back by flytekit from the union literals `execute` wrote.
+    assert_eq!(checks["option_result"]["value"], json!([7, null, null]));
 }
 
 // --- Flyte 2: `flyteplugins.wasmdask` on flyte-sdk (tests/flyte/wasm_plugin_v2.py) ----------
@@ -435,7 +458,7 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
         "cpu=2,mem=4Gi",
         json!({"cpu": "2", "mem": "4Gi"}),
     );
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 5);
     for result in results {
         let name = result["name"].as_str().unwrap();
         let mut plugin = result["plugin"].clone();
@@ -475,8 +498,6 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
             }
         }
         if name.ends_with("summarize") {
-            // An option input is flyte-sdk's Optional (a union with NONE), as in flytekit.
-            option_label_as_host(&mut plugin, &wasmdask, name);
             // A record (dict) is a STRUCT that flyte-sdk annotates as msgpack-serialized.
             let o0 = plugin["interface"]["outputs"]["variables"]["o0"]["type"]
                 .as_object_mut()
@@ -574,6 +595,12 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
         checks["options"]["value"],
         json!([{"count": 2, "mean": 2.0, "min": 1.0, "max": 3.0, "label": "weights"},
                {"count": 1, "mean": 2.0, "min": 2.0, "max": 2.0, "label": "unnamed"}])
+    );
+    assert_eq!(
+        checks["option_result"]["value"],
+        json!([7, null, null]),
+        "{}",
+        checks["option_result"]
     );
 }
 

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use super::idl::core::{
-    BlobType, LiteralType, SimpleType, StructuredDatasetType, TypedInterface, Variable,
-    VariableMap, blob_type, literal_type, structured_dataset_type,
+    BlobType, LiteralType, SimpleType, StructuredDatasetType, TypeStructure, TypedInterface,
+    UnionType, Variable, VariableMap, blob_type, literal_type, structured_dataset_type,
 };
 use wasmdask_sandbox::TaskSig;
 use wasmdask_values::{DATASET_FORMAT, FlyteType, flyte_output_type, flyte_type};
@@ -41,10 +41,45 @@ pub(crate) fn literal_type(ty: &FlyteType) -> LiteralType {
         FlyteType::Collection(element) => {
             literal_type::Type::CollectionType(Box::new(literal_type(element)))
         }
+        FlyteType::Optional(_) => literal_type::Type::UnionType(UnionType {
+            variants: vec![union_variant(ty.payload()), union_variant(&FlyteType::None)],
+        }),
     };
     LiteralType {
         r#type: Some(kind),
         ..LiteralType::default()
+    }
+}
+
+/// The type of a union variant holding a `ty` (not an option), tagged as flytekit tags the
+/// variants of an `Optional[T]`: with the name of the transformer of the Python type `ty` maps
+/// to, which is how flytekit tells which variant a union literal holds.
+pub(crate) fn union_variant(ty: &FlyteType) -> LiteralType {
+    LiteralType {
+        structure: Some(TypeStructure {
+            tag: union_tag(ty).into(),
+        }),
+        ..literal_type(ty)
+    }
+}
+
+/// flytekit's transformer name for the Python type of `ty` (see flytekit's `TypeEngine`).
+fn union_tag(ty: &FlyteType) -> &'static str {
+    match ty {
+        FlyteType::None => "none",
+        FlyteType::Boolean => "bool",
+        FlyteType::Integer => "int",
+        FlyteType::Float => "float",
+        FlyteType::String => "str",
+        FlyteType::Datetime => "datetime",
+        FlyteType::Duration => "timedelta",
+        FlyteType::Collection(_) => "Typed List",
+        // Records are dicts in Python (flytekit's `DictTransformer`).
+        FlyteType::Struct => "Typed Dict",
+        FlyteType::File => "FlyteFilePath",
+        FlyteType::Directory => "FlyteDirectory",
+        FlyteType::Dataset(_) => "StructuredDataset Transformer",
+        FlyteType::Optional(inner) => union_tag(inner),
     }
 }
 

@@ -15,17 +15,20 @@
 //! - files and directories are `Blob`s (single / multipart, any format) and structured datasets
 //!   `StructuredDataset`s of format `parquet`: their JSON is `{"uri": .., "format": ..}`, the
 //!   parameter's type fills in the rest; the runner sets `uri` of an output after uploading it.
-//! - `none` (an `option` without a value) is the `none_type` scalar; an absent input or a
-//!   `none_type` literal is `none`; a flytekit `Optional[T]` union literal is unwrapped.
+//! - an `option` is written as flytekit writes an `Optional[T]`: a `union` scalar holding the
+//!   value (`none` is the `none_type` scalar) and the type of its variant, tagged (the
+//!   `stored_type` flytekit reads it back by). A union literal is read by its value; a plain `T`
+//!   literal, a `none_type` literal and an absent input are read too.
 
 use serde_json::Value;
 
 use super::idl::core::{
     Binary, Blob, BlobMetadata, Literal, LiteralCollection, LiteralMap, Primitive, Scalar,
-    StructuredDataset, StructuredDatasetMetadata, Void, blob_type, literal, primitive, scalar,
+    StructuredDataset, StructuredDatasetMetadata, Union, Void, blob_type, literal, primitive,
+    scalar,
 };
 use super::idl::struct_to_json;
-use super::interface::{blob, dataset_type, variable_name};
+use super::interface::{blob, dataset_type, union_variant, variable_name};
 use wasmdask_values::{self as values, FlyteType};
 
 /// The tag flytekit gives msgpack-encoded `Binary` scalars.
@@ -91,6 +94,18 @@ pub fn literal_to_json(literal: &Literal) -> Result<Value, LiteralError> {
 /// file is expected and the like, which the JSON form (`{"uri": ..}`) no longer tells apart.
 /// The message names the literal's URI.
 pub fn stored_kind_mismatch(literal: &Literal, ty: &FlyteType) -> Option<String> {
+    if let FlyteType::Optional(inner) = ty {
+        return match &literal.value {
+            Some(literal::Value::Scalar(s)) => match &s.value {
+                Some(scalar::Value::Union(u)) => u
+                    .value
+                    .as_deref()
+                    .and_then(|value| stored_kind_mismatch(value, inner)),
+                _ => stored_kind_mismatch(literal, inner),
+            },
+            _ => stored_kind_mismatch(literal, inner),
+        };
+    }
     let found = match &literal.value {
         Some(literal::Value::Collection(c)) => {
             let FlyteType::Collection(element) = ty else {
@@ -275,8 +290,11 @@ fn stored_fields(json: &Value, ty: &FlyteType) -> Result<(String, String), Liter
 /// When an integer does not fit Flyte's 64-bit signed `INTEGER`.
 pub fn json_to_literal(json: &Value, ty: &FlyteType) -> Result<Literal, LiteralError> {
     let primitive = |value| scalar(scalar::Value::Primitive(Primitive { value: Some(value) }));
+    if let FlyteType::Optional(inner) = ty {
+        return optional_literal(json, inner);
+    }
     if json.is_null() {
-        return Ok(scalar(scalar::Value::NoneType(Void {})));
+        return Ok(none_literal());
     }
     Ok(match (ty, json) {
         (FlyteType::Collection(element), Value::Array(items)) => Literal {
@@ -357,6 +375,36 @@ pub fn json_to_literal(json: &Value, ty: &FlyteType) -> Result<Literal, LiteralE
     })
 }
 
+/// The union literal flytekit writes for an `Optional[T]` value: `null` is `None`; the JSON of
+/// `some(v)` in an option of an option is `{"some": v}` (see `wasmdask_values`), whose `none`
+/// is `None` too.
+fn optional_literal(json: &Value, payload: &FlyteType) -> Result<Literal, LiteralError> {
+    if json.is_null() {
+        return Ok(union_literal(none_literal(), &FlyteType::None));
+    }
+    if let FlyteType::Optional(inner) = payload {
+        let some = json
+            .as_object()
+            .and_then(|o| o.get("some"))
+            .ok_or_else(|| {
+                LiteralError(format!("{json} is not the JSON of an option of an option"))
+            })?;
+        return optional_literal(some, inner);
+    }
+    Ok(union_literal(json_to_literal(json, payload)?, payload))
+}
+
+fn union_literal(value: Literal, ty: &FlyteType) -> Literal {
+    scalar(scalar::Value::Union(Box::new(Union {
+        value: Some(Box::new(value)),
+        r#type: Some(union_variant(ty)),
+    })))
+}
+
+fn none_literal() -> Literal {
+    scalar(scalar::Value::NoneType(Void {}))
+}
+
 fn scalar(value: scalar::Value) -> Literal {
     Literal {
         value: Some(literal::Value::Scalar(Box::new(Scalar {
@@ -412,6 +460,160 @@ mod tests {
             let literal = json_to_literal(&value, &ty).unwrap();
             assert_eq!(literal_to_json(&literal).unwrap(), value, "{ty}");
         }
+    }
+
+    /// `json_to_literal` of an option, as proto3 JSON.
+    fn option_literal(value: Value, ty: FlyteType) -> Value {
+        let literal = json_to_literal(&value, &ty).unwrap();
+        crate::idl::to_json(&literal, "flyteidl.core.Literal")
+    }
+
+    fn literal_type_json(ty: &FlyteType) -> Value {
+        crate::idl::to_json(
+            &crate::interface::literal_type(ty),
+            "flyteidl.core.LiteralType",
+        )
+    }
+
+    /// What flytekit 1.16's `TypeEngine.to_literal_type(Optional[T])` writes (MessageToDict).
+    fn flytekit_optional(variant: Value) -> Value {
+        json!({"unionType": {"variants": [variant, {"simple": "NONE", "structure": {"tag": "none"}}]}})
+    }
+
+    #[test]
+    fn options_are_the_unions_flytekit_types_optionals_as() {
+        use FlyteType as F;
+        let opt = |t: F| F::Optional(Box::new(t));
+        let list = |t: F| F::Collection(Box::new(t));
+        let cases = [
+            (
+                opt(F::Integer),
+                json!({"simple": "INTEGER", "structure": {"tag": "int"}}),
+            ),
+            (
+                opt(F::Float),
+                json!({"simple": "FLOAT", "structure": {"tag": "float"}}),
+            ),
+            (
+                opt(F::String),
+                json!({"simple": "STRING", "structure": {"tag": "str"}}),
+            ),
+            (
+                opt(F::Boolean),
+                json!({"simple": "BOOLEAN", "structure": {"tag": "bool"}}),
+            ),
+            (
+                opt(F::Datetime),
+                json!({"simple": "DATETIME", "structure": {"tag": "datetime"}}),
+            ),
+            (
+                opt(F::Duration),
+                json!({"simple": "DURATION", "structure": {"tag": "timedelta"}}),
+            ),
+            (
+                opt(list(F::Integer)),
+                json!({"collectionType": {"simple": "INTEGER"}, "structure": {"tag": "Typed List"}}),
+            ),
+            (
+                opt(F::File),
+                json!({"blob": {}, "structure": {"tag": "FlyteFilePath"}}),
+            ),
+            (
+                opt(F::Directory),
+                json!({"blob": {"dimensionality": "MULTIPART"}, "structure": {"tag": "FlyteDirectory"}}),
+            ),
+            (
+                opt(F::Dataset(Vec::new())),
+                json!({"structuredDatasetType": {"format": "parquet"},
+                       "structure": {"tag": "StructuredDataset Transformer"}}),
+            ),
+            (
+                opt(F::Struct),
+                json!({"simple": "STRUCT", "structure": {"tag": "Typed Dict"}}),
+            ),
+            // Optional[Optional[int]] is Optional[int].
+            (
+                opt(opt(F::Integer)),
+                json!({"simple": "INTEGER", "structure": {"tag": "int"}}),
+            ),
+            (
+                opt(list(opt(F::Integer))),
+                json!({"collectionType": flytekit_optional(json!({"simple": "INTEGER", "structure": {"tag": "int"}})),
+                       "structure": {"tag": "Typed List"}}),
+            ),
+        ];
+        for (ty, variant) in cases {
+            assert_eq!(literal_type_json(&ty), flytekit_optional(variant), "{ty}");
+        }
+        assert_eq!(
+            literal_type_json(&list(opt(F::String))),
+            json!({"collectionType": flytekit_optional(json!({"simple": "STRING", "structure": {"tag": "str"}}))})
+        );
+    }
+
+    #[test]
+    fn option_values_are_the_union_literals_flytekit_writes_and_read_back() {
+        use FlyteType as F;
+        let opt = |t: F| F::Optional(Box::new(t));
+        // flytekit 1.16's TypeEngine.to_literal(3 / None, Optional[int]) (MessageToDict).
+        let three = json!({"scalar": {"union": {
+            "value": {"scalar": {"primitive": {"integer": "3"}}},
+            "type": {"simple": "INTEGER", "structure": {"tag": "int"}}}}});
+        let none = json!({"scalar": {"union": {
+            "value": {"scalar": {"noneType": {}}},
+            "type": {"simple": "NONE", "structure": {"tag": "none"}}}}});
+        assert_eq!(option_literal(json!(3), opt(F::Integer)), three);
+        assert_eq!(option_literal(json!(null), opt(F::Integer)), none);
+        // list<option<s64>> = [1, None]: a collection of unions.
+        assert_eq!(
+            option_literal(json!([3, null]), F::Collection(Box::new(opt(F::Integer)))),
+            json!({"collection": {"literals": [three, none]}})
+        );
+        // option<option<s64>>: some(some(3)) is 3, none and some(none) are None.
+        assert_eq!(
+            option_literal(json!({"some": 3}), opt(opt(F::Integer))),
+            three
+        );
+        assert_eq!(
+            option_literal(json!({"some": null}), opt(opt(F::Integer))),
+            none
+        );
+        assert_eq!(option_literal(json!(null), opt(opt(F::Integer))), none);
+        // A file in an option: the blob, its variant's type as flytekit stores it.
+        assert_eq!(
+            option_literal(
+                json!({"uri": "s3://b/f.csv", "format": "csv"}),
+                opt(F::File)
+            ),
+            json!({"scalar": {"union": {
+                "value": {"scalar": {"blob": {"metadata": {"type": {"format": "csv"}}, "uri": "s3://b/f.csv"}}},
+                "type": {"blob": {}, "structure": {"tag": "FlyteFilePath"}}}}})
+        );
+        // Read back: the union's value.
+        for (value, ty) in [
+            (json!(3), opt(F::Integer)),
+            (json!(null), opt(F::String)),
+            (json!("x"), opt(F::String)),
+            (json!([1, null]), F::Collection(Box::new(opt(F::Integer)))),
+            (json!({"uri": "s3://b/d", "format": ""}), opt(F::Directory)),
+        ] {
+            let literal = json_to_literal(&value, &ty).unwrap();
+            assert_eq!(literal_to_json(&literal).unwrap(), value, "{ty}");
+        }
+    }
+
+    #[test]
+    fn a_directory_in_an_option_where_a_file_is_expected_names_the_uri() {
+        let opt = |t: FlyteType| FlyteType::Optional(Box::new(t));
+        let dir = json_to_literal(&json!({"uri": "s3://b/d"}), &opt(FlyteType::Directory)).unwrap();
+        let message = stored_kind_mismatch(&dir, &opt(FlyteType::File)).unwrap();
+        assert!(message.contains("s3://b/d is a directory"), "{message}");
+        assert_eq!(stored_kind_mismatch(&dir, &opt(FlyteType::Directory)), None);
+        // A plain (not union) literal for an option input is checked too.
+        let plain = json_to_literal(&json!({"uri": "s3://b/d"}), &FlyteType::Directory).unwrap();
+        assert!(stored_kind_mismatch(&plain, &opt(FlyteType::File)).is_some());
+        let none = json_to_literal(&json!(null), &opt(FlyteType::File)).unwrap();
+        assert_eq!(stored_kind_mismatch(&none, &opt(FlyteType::File)), None);
     }
 
     #[test]

@@ -12,14 +12,17 @@
 //! | `datetime`, `duration` (`wasmdask:task/data`) | `DATETIME`, `DURATION` |
 //! | `file`, `directory`                    | `Blob` single (FlyteFile), `Blob` multipart (FlyteDirectory), any format |
 //! | `structured-dataset`                   | `StructuredDataset`, format `parquet`, with the columns of its `columns` record if it has one |
-//! | `option<T>`                            | the type of `T`; `none` is an absent input / a `none` literal |
+//! | `option<T>`                            | `union(T, NONE)`, flytekit's `Optional[T]` (variants tagged as flytekit tags them); `option<option<T>>` is the same union, as `Optional[Optional[T]]` is `Optional[T]` |
 //! | `record`, `variant`, `enum`, `flags`, `tuple`, `map`, fixed-length `list`, nested `result` | `STRUCT` |
 //! | the function result `result<T, E>`     | the type of `T`; `err` becomes a task error |
 //! | no function result                     | `NONE`                      |
 //!
-//! Why: `option<T>` could be a Flyte union of `T` and `NONE`, but unions complicate every
-//! consumer for little gain (Flyte inputs can already be absent), so they are out of scope.
-//! Everything structured is a `STRUCT` holding the value's JSON from
+//! Why: an `option<T>` is exactly what a Python `Optional[T]` is, and flytekit writes `None`
+//! only as a union literal (`scalar.union` holding the value and its variant's type), so a
+//! task typed `union(T, NONE)` takes what a Python task hands it and gives a Python task what it
+//! reads back (`execute` still accepts a plain `T` literal and an absent input for an option).
+//! In `option<option<T>>`, `some(none)` cannot be told from `none` in Flyte (nor in Python): it
+//! is written as `none`. Everything structured is a `STRUCT` holding the value's JSON from
 //! [`from_val`](super::from_val), so it round-trips through Flyte unchanged and a Python task
 //! reads the same shape a guest receives; one generic type is simpler and more faithful than
 //! mapping each WIT shape onto a different Flyte construct.
@@ -57,6 +60,21 @@ pub enum FlyteType {
     Directory,
     /// `StructuredDatasetType` of format `parquet`; no columns means any columns.
     Dataset(Vec<(String, FlyteType)>),
+    /// `UnionType` of the payload's type and `NONE`: an `option`. An option of an option keeps
+    /// its nesting here (the JSON of its values does), though its Flyte type is the same union
+    /// ([`FlyteType::payload`]).
+    Optional(Box<FlyteType>),
+}
+
+impl FlyteType {
+    /// The type inside any number of [`FlyteType::Optional`]s: the non-`NONE` variant of the
+    /// union an option's Flyte type is.
+    pub fn payload(&self) -> &FlyteType {
+        match self {
+            FlyteType::Optional(inner) => inner.payload(),
+            other => other,
+        }
+    }
 }
 
 /// The format of the structured datasets wasmdask tasks read and write.
@@ -92,7 +110,7 @@ pub fn flyte_type(ty: &Type) -> FlyteType {
         Type::Float32 | Type::Float64 => FlyteType::Float,
         Type::Char | Type::String => FlyteType::String,
         Type::List(list) => FlyteType::Collection(Box::new(flyte_type(&list.ty()))),
-        Type::Option(option) => flyte_type(&option.ty()),
+        Type::Option(option) => FlyteType::Optional(Box::new(flyte_type(&option.ty()))),
         _ => FlyteType::Struct,
     }
 }
@@ -129,6 +147,7 @@ impl fmt::Display for FlyteType {
                 }
                 f.write_str(")")
             }
+            FlyteType::Optional(_) => write!(f, "union({}, NONE)", self.payload()),
         }
     }
 }
@@ -185,6 +204,8 @@ mod tests {
             ("$directory", "BLOB(multipart)"),
             ("(list $file)", "collection(BLOB(single))"),
             ("$table", "STRUCTURED_DATASET(parquet)"),
+            ("(option $file)", "union(BLOB(single), NONE)"),
+            ("(option $datetime)", "union(DATETIME, NONE)"),
             (
                 "$sales",
                 "STRUCTURED_DATASET(parquet: region STRING, amount FLOAT, units INTEGER)",
@@ -214,9 +235,14 @@ mod tests {
             ("string", "STRING"),
             ("(list float64)", "collection(FLOAT)"),
             ("(list (list string))", "collection(collection(STRING))"),
-            ("(option u32)", "INTEGER"),
-            ("(option (option u32))", "INTEGER"),
-            ("(list (option bool))", "collection(BOOLEAN)"),
+            ("(option u32)", "union(INTEGER, NONE)"),
+            ("(option (option u32))", "union(INTEGER, NONE)"),
+            ("(list (option bool))", "collection(union(BOOLEAN, NONE))"),
+            (
+                "(option (list (option string)))",
+                "union(collection(union(STRING, NONE)), NONE)",
+            ),
+            ("(option $point)", "union(STRUCT, NONE)"),
             ("(list $point)", "collection(STRUCT)"),
             ("$point", "STRUCT"),
             ("$shape", "STRUCT"),
@@ -243,6 +269,7 @@ mod tests {
             "(result (result u8 (error string)) (error string))",
             "(option string)",
             "$point",
+            "(result (option u8) (error string))",
         ];
         let outputs: Vec<String> = types(DEFS, &wats)
             .iter()
@@ -256,8 +283,9 @@ mod tests {
                 "NONE",
                 "NONE",
                 "STRUCT",
-                "STRING",
-                "STRUCT"
+                "union(STRING, NONE)",
+                "STRUCT",
+                "union(INTEGER, NONE)"
             ]
         );
         assert_eq!(flyte_output_type(None), FlyteType::None);

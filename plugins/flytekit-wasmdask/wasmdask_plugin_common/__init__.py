@@ -179,19 +179,18 @@ def python_type(
     """The Python type of a parameter or result, and whether it is an `option` (which makes it
     `Optional` and lets a caller leave it out). `types()` is the SDK's `python_types(...)`;
     `package` names the plugin in the error for a type it lacks."""
-    if wit.startswith("option<"):
-        return typing.Optional[_python_type(_inner(wit, "option"), flyte, types, package)], True
-    return _python_type(wit, flyte, types, package), False
+    return _python_type(wit, flyte, types, package), wit.startswith("option<")
 
 
 def _python_type(wit: str, flyte: str, types: Callable[[], Mapping[str, type]], package: str) -> type:
+    if wit.startswith("option<"):
+        # `union(T, NONE)`, the host's type of every option (of an option, too: Optional[Optional[T]]
+        # is Optional[T], and the host writes the same union).
+        payload = _union_payload(flyte)
+        return typing.Optional[_python_type(_inner(wit, "option"), payload, types, package)]  # type: ignore[return-value]
     if flyte.startswith("collection(") and wit.startswith("list<"):
-        element = _inner(wit, "list")
-        if element.startswith("option<"):
-            # flytekit writes an Optional element as a union literal, which the host's
-            # collection(T) does not hold.
-            raise UnmappableType(f"`{wit}`: a list of options has no Flyte collection type")
-        return typing.List[_python_type(element, flyte[len("collection(") : -1], types, package)]  # type: ignore[misc]
+        element = _python_type(_inner(wit, "list"), flyte[len("collection(") : -1], types, package)
+        return typing.List[element]  # type: ignore[misc, valid-type]
     if flyte == "STRUCT":
         if wit.startswith("record {"):
             return dict
@@ -226,6 +225,11 @@ def signature_types(
         except UnmappableType as e:
             raise TypeError(f"{where}: result: {e}") from None
     return params, output
+
+
+def _union_payload(flyte: str) -> str:
+    """`T` of the host's `union(T, NONE)` (the type itself if it is no union)."""
+    return flyte[len("union(") : -len(", NONE)")] if flyte.startswith("union(") else flyte
 
 
 def _inner(wit: str, generic: str) -> str:

@@ -24,7 +24,7 @@ from flytekit.core.utils import _get_container_definition, _serialize_pod_spec
 from flytekit.exceptions.system import FlyteSystemException
 from flytekit.exceptions.user import FlyteRecoverableException, FlyteUserException
 from flytekit.models import task as task_models
-from flytekit.models.interface import TypedInterface, Variable
+from flytekit.models.interface import TypedInterface
 from flytekit.models.literals import LiteralMap
 from flytekitplugins.dask import Dask
 from flytekitplugins.dask.task import DaskTask
@@ -110,7 +110,7 @@ class WasmTask(PythonTask[Dask]):
         self._component_ref = f"{component_uri or uri}@{description['digest']}"
         # A local run reads the file it inspected, wherever the cluster's copy lives.
         self._local_ref = f"{local}@{description['digest']}"
-        python_interface, optional = _python_interface(signature, name)
+        python_interface = _python_interface(signature, name)
         super().__init__(
             task_type=self._TASK_TYPE,
             name=name,
@@ -118,7 +118,7 @@ class WasmTask(PythonTask[Dask]):
             interface=python_interface,
             **kwargs,
         )
-        self._interface = _typed_interface(signature["interface"], self._interface, optional)
+        self._interface = _typed_interface(signature["interface"])
         self._image = image
         self._resources = ResourceSpec(requests=requests or Resources(), limits=limits or Resources())
         self.pod_template = _token_pod_template(token_secret) if token_secret else None
@@ -242,33 +242,22 @@ def _export(description: dict, function: str, path: Path, where: str) -> dict:
     raise ValueError(f"{where}: {path} has no export `{function}`; its tasks are: {names}")
 
 
-def _python_interface(signature: dict, name: str) -> typing.Tuple[Interface, typing.Set[str]]:
+def _python_interface(signature: dict, name: str) -> Interface:
     """The flytekit Interface of the export; options are Optional with a default of None."""
     inputs: Dict[str, Any] = {}
-    optional = set()
     params, output = signature_types(signature, f"WasmTask {name} (`{signature['name']}`)", python_type)
     for var, py, is_option in params:
-        if is_option:
-            optional.add(var)
-            inputs[var] = (py, None)
-        else:
-            inputs[var] = py
+        inputs[var] = (py, None) if is_option else py
     outputs = {} if output is None else {"o0": output}
-    return Interface(inputs=inputs, outputs=outputs), optional
+    return Interface(inputs=inputs, outputs=outputs)
 
 
-def _typed_interface(host_interface: dict, flytekit_interface: TypedInterface, optional: typing.Set[str]):
-    """The host's literal types (what serialize writes and execute reads), except that an
-    option input keeps flytekit's Optional union: flytekit can write None only as a union
-    literal, and `execute` reads those."""
+def _typed_interface(host_interface: dict) -> TypedInterface:
+    """The host's literal types: what serialize writes and execute reads (an option is the
+    union flytekit types an `Optional` as, so flytekit writes and reads its literals)."""
     from flyteidl.core import interface_pb2
 
-    theirs = TypedInterface.from_flyte_idl(json_format.ParseDict(host_interface, interface_pb2.TypedInterface()))
-    inputs = {
-        k: flytekit_interface.inputs[k] if k in optional else Variable(type=v.type, description=v.description)
-        for k, v in theirs.inputs.items()
-    }
-    return TypedInterface(inputs=inputs, outputs=theirs.outputs)
+    return TypedInterface.from_flyte_idl(json_format.ParseDict(host_interface, interface_pb2.TypedInterface()))
 
 
 def _token_pod_template(token_secret: str) -> PodTemplate:

@@ -4,7 +4,7 @@ The Flyte literal types are the host's own (the `interface` of each task, exactl
 `wasmdask serialize` writes and `wasmdask execute` reads); the Python type only tells flytekit
 how to turn a Python value into that literal and back. So the mapping goes by the host's Flyte
 type, and looks at the WIT text only where Flyte's type says less than Python needs (an
-`option`, and which structures read back as a dict).
+`option`'s payload, and which structures read back as a dict).
 
 | Flyte type (inspect's `flyte`) | WIT                              | Python                  |
 |--------------------------------|----------------------------------|-------------------------|
@@ -17,7 +17,7 @@ type, and looks at the WIT text only where Flyte's type says less than Python ne
 | DATETIME, DURATION             | wasmdask:task/data datetime, duration | datetime, timedelta |
 | BLOB(single), BLOB(multipart)  | wasmdask:task/data file, directory | FlyteFile, FlyteDirectory |
 | STRUCTURED_DATASET(..)         | wasmdask:task/data structured-dataset | StructuredDataset  |
-| (a parameter or result)        | option<T>                        | Optional[T]             |
+| union(T, NONE)                 | option<T>                        | Optional[T]             |
 
 A new Flyte type of the host is one line in `PYTHON_TYPES`. Other structures (tuples,
 variants, enums, flags, maps) are STRUCTs whose value is not a JSON object, which flytekit

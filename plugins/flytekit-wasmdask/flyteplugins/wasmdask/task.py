@@ -176,8 +176,8 @@ class WasmTask(TaskTemplate):
 
     def _check_interface(self, signature: dict) -> None:
         """flyte-sdk serializes the interface from the Python types with its own type engine;
-        each literal type must be the host's (an option input is flyte-sdk's Optional, a union
-        with NONE, as in flytekit), or the task fails here, naming the type."""
+        each literal type must be the host's (an option is flyte-sdk's Optional, the union
+        with NONE the host writes, as in flytekit), or the task fails here, naming the type."""
         from flyte._internal.runtime.types_serde import transform_native_to_typed_interface
         from google.protobuf.json_format import MessageToDict
 
@@ -191,8 +191,6 @@ class WasmTask(TaskTemplate):
             theirs = _comparable_interface(host.get(side, {}).get("variables"))
             for name, literal_type in theirs.items():
                 got = mine.get(name)
-                if wit.get(name, "").startswith("option<") and got and "unionType" in got:
-                    continue
                 if got != literal_type:
                     raise TypeError(
                         f"WasmTask {self.name} (`{self.function}`): `{name}`: flyte-sdk types `{wit.get(name)}` "

@@ -4,7 +4,8 @@ Imports flyte-sdk, flyteplugins-dask and `flyteplugins.wasmdask` only; each comm
 flytekit was never imported. Prints one line of JSON; the Rust test decides what is right.
 
   compare-serialize EXAMPLE_WASM CASES_JSON
-      CASES = [{"name", "dask": <Dask config as in tests/it/flyte.rs, v1 field names>,
+      CASES = [{"name", "dask": <Dask config as in tests/it/flyte.rs, v1 field names; a worker
+      "accelerator" ("T4:1") is flyte-sdk's gpu= device>,
       "requests", "limits", "token_secret", "function", "spec": <wasmdask serialize's .pb>}].
       Serializes flyteplugins.wasmdask.WasmTask with flyte-sdk's own translate_task_to_wire and
       prints [{"name", "plugin": <its TaskTemplate>, "wasmdask": <serialize's>}] as MessageToDict.
@@ -20,9 +21,10 @@ import typing
 from wasm_plugin_checks import declaration_errors, main, raised, spec_template, task_args
 
 
-def _resources(requests, limits):
-    """v1's requests/limits of one role as flyte-sdk's one Resources: a value is a request, a
-    (request, limit) tuple both."""
+def _resources(requests, limits, accelerator=None):
+    """v1's requests/limits of one role as flyte-sdk's one Resources: a cpu or memory value is a
+    request, a (request, limit) tuple both; gpu (a count, or the `accelerator` device such as
+    "T4:1") and disk (v1's ephemeral_storage) are requests only."""
     import flyte
 
     requests, limits = requests or {}, limits or {}
@@ -34,6 +36,11 @@ def _resources(requests, limits):
             kw[v2] = (requests[v1], limits[v1])
         elif v1 in requests:
             kw[v2] = requests[v1]
+    assert "gpu" not in limits and "ephemeral_storage" not in limits, "no Flyte 2 spelling"
+    if "gpu" in requests:
+        kw["gpu"] = accelerator or int(requests["gpu"])
+    if "ephemeral_storage" in requests:
+        kw["disk"] = requests["ephemeral_storage"]
     return flyte.Resources(**kw)
 
 
@@ -42,9 +49,10 @@ def _dask(config):
 
     s, w = config.get("scheduler", {}), config.get("workers", {})
     extra = {"number_of_workers": w["number_of_workers"]} if "number_of_workers" in w else {}
+    workers = _resources(w.get("requests"), w.get("limits"), w.get("accelerator"))
     return Dask(
         scheduler=Scheduler(image=s.get("image"), resources=_resources(s.get("requests"), s.get("limits"))),
-        workers=WorkerGroup(image=w.get("image"), resources=_resources(w.get("requests"), w.get("limits")), **extra),
+        workers=WorkerGroup(image=w.get("image"), resources=workers, **extra),
     )
 
 

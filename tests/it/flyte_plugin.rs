@@ -127,7 +127,7 @@ fn runner(spec: &TaskSpec) -> (String, Vec<String>) {
 }
 
 /// Serializes the example's `sum-of-squares` and `summarize` with `wasmdask serialize` into
-/// `dir`, once a Dask config of `crate::flyte::configs()` (but those named in `skip`), with the
+/// `dir`, once per Dask config of `configs` (`crate::flyte::configs()`' form), with the
 /// task limits `limits_flag`, and the types guest's `echo-option` (an option in, an option out)
 /// with the default config, and has `tests/flyte/<script> compare-serialize` serialize the same
 /// tasks with the plugin; returns its results.
@@ -135,17 +135,19 @@ fn compare_serialize(
     script: &str,
     dir: &Path,
     tmp: &Path,
-    skip: &[&str],
+    configs: Vec<(&str, Value, Option<&str>)>,
     limits_flag: &str,
     limits: Value,
 ) -> Vec<Value> {
     let mut cases = Vec::new();
-    for (name, config, token_secret) in crate::flyte::configs() {
-        if skip.contains(&name) {
-            continue;
-        }
+    for (name, config, token_secret) in configs {
         let yaml = dir.join(format!("{name}.yaml"));
-        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+        // A worker `accelerator` is flyte-sdk's `gpu="T4:1"`; serialize's config has the count.
+        let mut serialized = config.clone();
+        if let Some(workers) = serialized.get_mut("workers").and_then(Value::as_object_mut) {
+            workers.remove("accelerator");
+        }
+        std::fs::write(&yaml, serde_yaml_ng::to_string(&serialized).unwrap()).unwrap();
         let out = dir.join(name);
         let mut command = serialize_example(
             &yaml,
@@ -379,7 +381,7 @@ fn the_plugin_serializes_what_wasmdask_serialize_writes() {
         "wasm_plugin.py",
         dir.path(),
         &tmp,
-        &[],
+        crate::flyte::configs(),
         "cpu=2,mem=4Gi,ephemeral_storage=10Gi",
         json!({"cpu": "2", "mem": "4Gi", "ephemeral_storage": "10Gi"}),
     );
@@ -448,17 +450,37 @@ fn variables_as_map(side: &mut Value) {
 #[test]
 fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2_workflow() {
     let (dir, tmp) = temp();
-    // flyte-sdk's Resources has one value per role (a request, or a (request, limit) tuple) and
-    // no limit-only form, so the "gpu" config (limits without requests) has no Flyte 2 spelling.
+    // flyte-sdk's Resources has one value per resource (a request, or a (request, limit) tuple
+    // for cpu and memory; gpu and disk are requests only) and no limit-only form, so v1's "gpu"
+    // config (limits without requests, gpu and ephemeral-storage limits) has no Flyte 2
+    // spelling; "gpu-requests" is the GPU config it has. Its workers ask for an accelerator
+    // (`gpu="T4:1"`): flyteplugins-dask keeps only the count (a DaskJob's resources have no
+    // accelerator), so it must equal serialize's `gpu: 1`.
+    let mut configs: Vec<_> = crate::flyte::configs()
+        .into_iter()
+        .filter(|(name, _, _)| *name != "gpu")
+        .collect();
+    configs.push((
+        "gpu-requests",
+        json!({
+            "workers": {"number_of_workers": 2,
+                        "requests": {"cpu": "1", "mem": "4Gi", "gpu": "1",
+                                     "ephemeral_storage": "50Gi"},
+                        "limits": {"cpu": "8", "mem": "32Gi"},
+                        "accelerator": "T4:1"},
+            "scheduler": {"requests": {"mem": "1Gi"}, "limits": {"mem": "2Gi"}},
+        }),
+        Some(""),
+    ));
     let results = compare_serialize(
         "wasm_plugin_v2.py",
         dir.path(),
         &tmp,
-        &["gpu"],
+        configs,
         "cpu=2,mem=4Gi",
         json!({"cpu": "2", "mem": "4Gi"}),
     );
-    assert_eq!(results.len(), 5);
+    assert_eq!(results.len(), 7);
     for result in results {
         let name = result["name"].as_str().unwrap();
         let mut plugin = result["plugin"].clone();

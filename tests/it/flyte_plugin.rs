@@ -1,8 +1,10 @@
 //! The flytekit plugin (`plugins/flytekit-wasmdask`, installed editable into `.venv` by
 //! `scripts/setup.sh`) against the real flytekit: `pyflyte run` of the example workflow (Python
 //! → wasm fan-out → Python), that workflow's wasm node re-run by `wasmdask execute` from the
-//! inputs.pb flytekit handed it with the args `pyflyte package` serialized, the TaskTemplate the
-//! plugin serializes against `wasmdask serialize`'s, and the errors a user sees. pyflyte is slow
+//! inputs.pb flytekit handed it with the args `pyflyte package` serialized, a workflow that
+//! passes files and a directory through wasm tasks (flytekit and flyte-sdk, each with its
+//! `shard-sums` node re-run through `execute`), the TaskTemplate the plugin serializes against
+//! `wasmdask serialize`'s, and the errors a user sees. pyflyte is slow
 //! to start, so each test batches its checks into few Python processes.
 
 use std::path::{Path, PathBuf};
@@ -69,6 +71,11 @@ fn temp() -> (tempfile::TempDir, PathBuf) {
 
 /// The run directory `WASMDASK_LOCAL_RUNS=runs` kept for the sum-of-squares node.
 fn sum_of_squares_run(runs: &Path) -> PathBuf {
+    node_run(runs, "sum-of-squares")
+}
+
+/// The run directory `WASMDASK_LOCAL_RUNS=runs` kept for the node of `function`.
+fn node_run(runs: &Path, function: &str) -> PathBuf {
     std::fs::read_dir(runs)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -76,9 +83,9 @@ fn sum_of_squares_run(runs: &Path) -> PathBuf {
             p.file_name()
                 .unwrap()
                 .to_string_lossy()
-                .starts_with("sum-of-squares-")
+                .starts_with(&format!("{function}-"))
         })
-        .expect("the sum-of-squares node's run directory")
+        .unwrap_or_else(|| panic!("the {function} node's run directory"))
 }
 
 /// The outputs.pb below an output prefix.
@@ -374,6 +381,153 @@ fn a_python_workflow_runs_a_wasm_fan_out_locally_and_its_node_reruns_through_exe
     );
 }
 
+/// The text of the file output `o0` of an outputs.pb (a blob whose URI is a local path).
+fn output_file_text(outputs: &LiteralMap) -> String {
+    let json = wasmdask_flyte::idl::to_json(outputs, "flyteidl.core.LiteralMap");
+    let blob = &json["literals"]["o0"]["scalar"]["blob"];
+    assert_eq!(blob["metadata"]["type"]["format"], "csv", "{json}");
+    let uri = blob["uri"].as_str().unwrap();
+    std::fs::read_to_string(uri.trim_start_matches("file://"))
+        .unwrap_or_else(|e| panic!("{uri}: {e}"))
+}
+
+#[test]
+fn a_python_workflow_passes_files_through_wasm_tasks_and_a_node_reruns_through_execute() {
+    let (dir, tmp) = temp();
+    let runs = dir.path().join("runs");
+    let n = 4;
+    let output = venv("pyflyte", &tmp)
+        .arg("run")
+        .arg(repo().join("tests/flyte/wasm_plugin_files.py"))
+        .args(["wf", "--n", &n.to_string()])
+        .env("WASMDASK_FILES_WASM", guests::FILES)
+        .env("WASMDASK_LOCAL_RUNS", &runs)
+        .output()
+        .unwrap();
+    let stdout = succeeded(output, "pyflyte run wasm_plugin_files.py");
+    // write_shards (Python, a FlyteDirectory) → shard-sums (wasm, a line-sum per shard on the
+    // embedded cluster, a FlyteFile out) and write_numbers (Python, a FlyteFile) → line-sum
+    // (wasm) → report (Python, opens the CSV file).
+    let (rows, expected) = files_report(n);
+    assert!(stdout.contains(&expected), "{expected:?} not in:\n{stdout}");
+
+    rerun_shard_sums(dir.path(), &runs, &rows);
+}
+
+/// The `shard-sums` node that wrote `rows` in a local run again, through `execute` from the
+/// inputs.pb the SDK handed it (a multipart blob at a local path), its output file under a
+/// raw-output prefix of our own: the same CSV both times.
+fn rerun_shard_sums(dir: &Path, runs: &Path, rows: &[String]) {
+    let node = node_run(runs, "shard-sums");
+    let csv = rows.iter().map(|r| format!("{r}\n")).collect::<String>();
+    assert_eq!(output_file_text(&read_outputs(&node.join("out"))), csv);
+    let rerun = dir.join("rerun");
+    let raw = dir.join("raw");
+    std::fs::create_dir(&raw).unwrap();
+    let output = Command::new(BIN)
+        .args(["execute", "--inputs"])
+        .arg(node.join("inputs.pb"))
+        .arg("--output-prefix")
+        .arg(&rerun)
+        .arg("--raw-output-data-prefix")
+        .arg(&raw)
+        .arg("--")
+        .arg(format!(
+            "{}@{}",
+            std::fs::canonicalize(guests::FILES).unwrap().display(),
+            component_digest(guests::FILES)
+        ))
+        .arg("shard-sums")
+        .env("WASMDASK_CACHE_DIR", cache_dir())
+        .env_remove("DASK_SCHEDULER_ADDRESS")
+        .output()
+        .unwrap();
+    succeeded(output, "wasmdask execute shard-sums");
+    let outputs = read_outputs(&rerun);
+    assert_eq!(output_file_text(&outputs), csv);
+    let json = wasmdask_flyte::idl::to_json(&outputs, "flyteidl.core.LiteralMap");
+    let uri = json["literals"]["o0"]["scalar"]["blob"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        Path::new(uri.trim_start_matches("file://")).starts_with(&raw),
+        "{uri} is not under the raw-output prefix {}",
+        raw.display()
+    );
+}
+
+/// The CSV rows `shard-sums` writes for the `n` shards of wasm_plugin_files*.py (shard i holds
+/// 10i+1..=10i+3), and the line `report` prints for them and the sum of 1..=n.
+fn files_report(n: u64) -> (Vec<String>, String) {
+    let rows: Vec<String> = (0..n)
+        .map(|i| format!("shard-{i:02}.txt,{}", 30 * i + 6))
+        .collect();
+    let line = format!("sums: {}; total: {}", rows.join(";"), n * (n + 1) / 2);
+    (rows, line)
+}
+
+#[test]
+fn a_flyte2_run_passes_files_through_wasm_tasks_and_a_node_reruns_through_execute() {
+    let (dir, tmp) = temp();
+    let runs = dir.path().join("runs");
+    let n = 5;
+    let output = venv("python", &tmp)
+        .arg(repo().join("tests/flyte/wasm_plugin_files_v2.py"))
+        .arg(n.to_string())
+        .env("WASMDASK_FILES_WASM", guests::FILES)
+        .env("WASMDASK_LOCAL_RUNS", &runs)
+        .output()
+        .unwrap();
+    let stdout = succeeded(output, "wasm_plugin_files_v2.py");
+    // flyte.io.Dir (Python) → shard-sums (wasm, a flyte.io.File out) and flyte.io.File
+    // (Python) → line-sum (wasm) → report (Python, downloads the CSV).
+    let (rows, expected) = files_report(n);
+    assert!(stdout.contains(&expected), "{expected:?} not in:\n{stdout}");
+    rerun_shard_sums(dir.path(), &runs, &rows);
+
+    // A dataset is `Annotated[DataFrame, {columns}, "parquet"]`: flyte-sdk's own type for it is
+    // the host's (format `parquet`, not any format), columns included.
+    let types: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let host = inspect_task(guests::FILES, "copy-table")["interface"].clone();
+    for (side, var) in [("inputs", "table"), ("outputs", "o0")] {
+        let entries = types["copy_table"][side]["variables"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{types}");
+        assert_eq!(entries[0]["key"], var);
+        assert_eq!(
+            entries[0]["value"]["type"], host[side]["variables"][var]["type"],
+            "{side} `{var}`"
+        );
+        assert_eq!(
+            host[side]["variables"][var]["type"],
+            json!({"structuredDatasetType": {"format": "parquet"}})
+        );
+    }
+    assert_eq!(
+        types["columns"],
+        json!({"structuredDatasetType": {"columns": [
+            {"name": "region", "literalType": {"simple": "STRING"}},
+            {"name": "amount", "literalType": {"simple": "FLOAT"}},
+            {"name": "units", "literalType": {"simple": "INTEGER"}}],
+            "format": "parquet"}})
+    );
+}
+
+/// The export `function` of `component` in `wasmdask inspect --json`.
+fn inspect_task(component: &str, function: &str) -> Value {
+    let output = Command::new(BIN)
+        .args(["inspect", "--json", component])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_str(&succeeded(output, "wasmdask inspect")).unwrap();
+    doc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == function)
+        .unwrap_or_else(|| panic!("no {function} in {doc}"))
+        .clone()
+}
+
 #[test]
 fn the_plugin_serializes_what_wasmdask_serialize_writes() {
     let (dir, tmp) = temp();
@@ -628,8 +782,13 @@ fn the_flyte2_plugin_serializes_what_wasmdask_serialize_writes_and_runs_a_flyte2
 
 /// The example component's digest, from `wasmdask inspect --json`.
 fn inspect_digest() -> String {
+    component_digest(guests::EXAMPLE_RUST)
+}
+
+/// A component's digest, from `wasmdask inspect --json`.
+fn component_digest(component: &str) -> String {
     let output = Command::new(BIN)
-        .args(["inspect", "--json", guests::EXAMPLE_RUST])
+        .args(["inspect", "--json", component])
         .output()
         .unwrap();
     let stdout = succeeded(output, "wasmdask inspect");

@@ -173,24 +173,40 @@ def python_types(file: type, directory: type, dataframe: type) -> typing.Dict[st
     }
 
 
+#: The format of the structured datasets the host reads and writes.
+DATASET_FORMAT = "parquet"
+
+#: A structured-dataset type of the SDK for its (column name, Python type)s (none: any columns).
+DataframeType = Callable[[List[Tuple[str, type]]], Any]
+
+
 def python_type(
-    wit: str, flyte: str, types: Callable[[], Mapping[str, type]], package: str
+    wit: str,
+    flyte: str,
+    types: Callable[[], Mapping[str, type]],
+    package: str,
+    dataframe: Optional[DataframeType] = None,
 ) -> Tuple[type, bool]:
     """The Python type of a parameter or result, and whether it is an `option` (which makes it
     `Optional` and lets a caller leave it out). `types()` is the SDK's `python_types(...)`;
-    `package` names the plugin in the error for a type it lacks."""
-    return _python_type(wit, flyte, types, package), wit.startswith("option<")
+    `package` names the plugin in the error for a type it lacks; `dataframe`, if given, makes
+    the type of a structured dataset from its columns (else it is `types()`'s)."""
+    return _python_type(wit, flyte, types, package, dataframe), wit.startswith("option<")
 
 
-def _python_type(wit: str, flyte: str, types: Callable[[], Mapping[str, type]], package: str) -> type:
+def _python_type(
+    wit: str, flyte: str, types: Callable[[], Mapping[str, type]], package: str, dataframe: Optional[DataframeType]
+) -> type:
     if wit.startswith("option<"):
         # `union(T, NONE)`, the host's type of every option (of an option, too: Optional[Optional[T]]
         # is Optional[T], and the host writes the same union).
         payload = _union_payload(flyte)
-        return typing.Optional[_python_type(_inner(wit, "option"), payload, types, package)]  # type: ignore[return-value]
+        return typing.Optional[_python_type(_inner(wit, "option"), payload, types, package, dataframe)]  # type: ignore[return-value]
     if flyte.startswith("collection(") and wit.startswith("list<"):
-        element = _python_type(_inner(wit, "list"), flyte[len("collection(") : -1], types, package)
+        element = _python_type(_inner(wit, "list"), flyte[len("collection(") : -1], types, package, dataframe)
         return typing.List[element]  # type: ignore[misc, valid-type]
+    if flyte.startswith("STRUCTURED_DATASET(") and dataframe is not None:
+        return dataframe(_dataset_columns(flyte, types))
     if flyte == "STRUCT":
         if wit.startswith("record {"):
             return dict
@@ -230,6 +246,36 @@ def signature_types(
 def _union_payload(flyte: str) -> str:
     """`T` of the host's `union(T, NONE)` (the type itself if it is no union)."""
     return flyte[len("union(") : -len(", NONE)")] if flyte.startswith("union(") else flyte
+
+
+def _dataset_columns(flyte: str, types: Callable[[], Mapping[str, type]]) -> List[Tuple[str, type]]:
+    """The (name, Python type) columns of `STRUCTURED_DATASET(parquet: a INTEGER, b FLOAT)`."""
+    inside = flyte[len("STRUCTURED_DATASET(") : -1]
+    _, _, columns = inside.partition(": ")
+    out = []
+    depth, start = 0, 0
+    for i, c in enumerate(columns + ","):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if c == "," and depth == 0:
+            name, _, column_type = columns[start:i].strip().partition(" ")
+            if name:
+                out.append((name, _column_type(column_type, types)))
+            start = i + 1
+    return out
+
+
+def _column_type(flyte: str, types: Callable[[], Mapping[str, type]]) -> type:
+    """The Python type of a dataset column's Flyte type."""
+    if flyte.startswith("union("):
+        return typing.Optional[_column_type(_union_payload(flyte), types)]  # type: ignore[return-value]
+    if flyte.startswith("collection("):
+        return typing.List[_column_type(flyte[len("collection(") : -1], types)]  # type: ignore[misc]
+    if flyte == "STRUCT":
+        return dict
+    found = types().get(flyte)
+    if found is None:
+        raise UnmappableType(f"a dataset column of Flyte type {flyte} has no Python type")
+    return found
 
 
 def _inner(wit: str, generic: str) -> str:

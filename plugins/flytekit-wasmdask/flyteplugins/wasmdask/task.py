@@ -51,8 +51,21 @@ def _python_types() -> Dict[str, type]:
 
 
 def python_type(wit: str, flyte: str) -> Tuple[type, bool]:
-    """The Python type of a parameter or result, and whether it is an `option`."""
-    return common.python_type(wit, flyte, _python_types, "flyteplugins.wasmdask")
+    """The Python type of a parameter or result, and whether it is an `option`. A structured
+    dataset is `Annotated[DataFrame, {column: type}, "parquet"]`: flyte-sdk then types it as the
+    host does (format `parquet`, the columns of its `columns` record), not as any format."""
+    types = _python_types()
+    return common.python_type(wit, flyte, lambda: types, "flyteplugins.wasmdask", dataframe=_dataframe_type)
+
+
+def _dataframe_type(columns: List[Tuple[str, type]]) -> Any:
+    from typing import Annotated
+
+    from flyte.io import DataFrame
+
+    if columns:
+        return Annotated[DataFrame, dict(columns), common.DATASET_FORMAT]
+    return Annotated[DataFrame, common.DATASET_FORMAT]
 
 
 def _declaring_dir() -> Path:
@@ -81,9 +94,8 @@ def _token_pod_template(token_secret: str) -> PodTemplate:
 def _comparable_interface(variables: Any) -> Dict[str, Any]:
     """{name: literal type} of a TypedInterface side in JSON form, v1 (a map) or v2 (a list of
     key/value entries), without what flyte-sdk's type engine writes differently and the backend
-    does not type-check: descriptions (it writes none), `annotation`s (it marks a dict's STRUCT
-    `serialization-format: msgpack`, metadata for cache keys) and a structured dataset's
-    `format` (it writes none, which matches any format; the host's is `parquet`)."""
+    does not type-check: descriptions (it writes none) and `annotation`s (it marks a dict's
+    STRUCT `serialization-format: msgpack`, metadata for cache keys)."""
     if isinstance(variables, list):
         variables = {entry["key"]: entry["value"] for entry in variables}
     return {name: _without_metadata(var.get("type") or {}) for name, var in (variables or {}).items()}
@@ -94,10 +106,7 @@ def _without_metadata(literal_type: Any) -> Any:
         return [_without_metadata(v) for v in literal_type]
     if not isinstance(literal_type, dict):
         return literal_type
-    out = {k: _without_metadata(v) for k, v in literal_type.items() if k != "annotation"}
-    if isinstance(out.get("structuredDatasetType"), dict):
-        out["structuredDatasetType"].pop("format", None)
-    return out
+    return {k: _without_metadata(v) for k, v in literal_type.items() if k != "annotation"}
 
 
 @dataclass(kw_only=True)

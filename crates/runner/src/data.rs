@@ -1,21 +1,23 @@
 //! Files, directories and datasets (`wasmdask:task/data`) between the object store and the
-//! sandbox: inputs fetched once per process and mounted read-only for the one execution that
-//! takes them, outputs uploaded from the execution's `/outputs` to the raw-output prefix.
+//! sandbox: inputs fetched once per process, a directory's files only when read, and mounted
+//! read-only for the one execution that takes them; outputs uploaded from the execution's
+//! `/outputs` to the raw-output prefix.
 //!
-//! [`StorePort`] is the runner's [`DataPort`]: embedded clusters and workers give it to their
-//! pools, so a subtask that takes a file fetches it where it runs. The Flyte job calls
-//! [`StorePort::mount`] itself for the root execution, to tell a missing object (the user's
-//! input, `USER:bad-input`) from a store that failed (`SYSTEM:storage`, recoverable).
+//! [`StorePort`] is the runner's [`DataPort`]: embedded clusters and every `wasmdask worker`
+//! give it to their pools, so a subtask that takes a file fetches it where it runs. The Flyte
+//! job calls [`StorePort::mount`] itself for the root execution, to tell a missing object (the
+//! user's input, `USER:bad-input`) from a store that failed (`SYSTEM:storage`, recoverable).
 
 use crate::error::SystemError;
 use crate::storage::{Location, Storage, StorageError};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::runtime::Runtime;
 use wasmdask_sandbox::{
-    DataPort, DirGrant, ErrorKind, INPUTS_DIR, OUTPUTS_DIR, TaskError, TaskSig,
+    DataPort, DirGrant, ErrorKind, INPUTS_DIR, LazyFiles, Mount, OUTPUTS_DIR, TaskError, TaskSig,
 };
 use wasmdask_values::{DataType, StoredFields, visit_stored};
 use wasmtime::component::{Type, Val};
@@ -69,13 +71,82 @@ impl DataError {
 }
 
 /// Fetches stored inputs into a per-process cache and mounts them per execution.
+///
+/// The cache holds one local file per object URI, made empty when the object is first named
+/// (listed in a directory, or taken as a file) and filled once, in place, by the first
+/// execution that reads it; later ones wait on the object's lock and find it filled. What an
+/// execution mounts are hard links to those files: a file value's directory holds its one file,
+/// a directory or dataset value's directory the whole listing. Filling in place keeps every
+/// link and the file's identity (what `metadata-hash` reports) the same before and after.
+///
+/// A file value is filled before the execution starts; a directory's files are filled when
+/// the guest first opens or stats them ([`LazyFiles`]). A task that lists a directory of
+/// shards and fans out over their URIs thus makes one LIST where it runs, and each shard is
+/// downloaded once, on the worker whose subtask reads it.
 #[derive(Debug)]
 pub struct StorePort {
     runtime: Arc<Runtime>,
     cache: tempfile::TempDir,
-    /// One entry per URI: the local copy, filled by the first execution that needs it while
-    /// later ones wait on the entry's lock (so each object is fetched once per process).
-    fetched: Mutex<HashMap<String, Arc<Mutex<Option<PathBuf>>>>>,
+    /// Names the cache's files and directories.
+    made: AtomicU64,
+    /// One entry per object URI.
+    objects: Mutex<HashMap<String, Arc<Object>>>,
+    /// One entry per value (kind and URI): its directory, made by the first execution that
+    /// takes the value while later ones wait on the entry's lock.
+    values: Mutex<HashMap<String, Arc<Mutex<Option<Mount>>>>>,
+}
+
+/// One stored object's file in the cache.
+#[derive(Debug)]
+struct Object {
+    uri: String,
+    path: PathBuf,
+    /// Whether the file holds the object's bytes; its lock is held while they are fetched.
+    filled: Mutex<bool>,
+}
+
+impl Object {
+    /// Fetches the object into its file unless that was done already.
+    fn fill(&self, runtime: &Runtime) -> Result<(), DataError> {
+        let mut filled = self.filled.lock();
+        if *filled {
+            return Ok(());
+        }
+        let storage = |source| DataError::Storage {
+            what: format!("cannot read {}", self.uri),
+            source,
+        };
+        let location = Location::parse(&self.uri).map_err(storage)?;
+        let bytes = runtime.block_on(location.read()).map_err(|e| match e {
+            StorageError::NotFound { .. } => {
+                DataError::Input(format!("{} does not exist", self.uri))
+            }
+            e => storage(e),
+        })?;
+        // In place (truncate and write), so every hard link to the file sees the bytes.
+        std::fs::write(&self.path, &bytes)
+            .map_err(|e| DataError::Local(format!("cannot write {}: {e}", self.path.display())))?;
+        tracing::debug!(uri = %self.uri, bytes = bytes.len(), "fetched a stored input");
+        *filled = true;
+        Ok(())
+    }
+}
+
+/// The files of a directory or dataset value, filled on first use.
+#[derive(Debug)]
+struct Listing {
+    runtime: Arc<Runtime>,
+    /// Path inside the mount → object.
+    files: HashMap<String, Arc<Object>>,
+}
+
+impl LazyFiles for Listing {
+    fn fetch(&self, path: &str) -> Result<(), TaskError> {
+        match self.files.get(path) {
+            Some(object) => object.fill(&self.runtime).map_err(|e| e.to_task_error()),
+            None => Ok(()),
+        }
+    }
 }
 
 impl StorePort {
@@ -92,92 +163,208 @@ impl StorePort {
         Ok(StorePort {
             runtime,
             cache,
-            fetched: Mutex::default(),
+            made: AtomicU64::new(0),
+            objects: Mutex::default(),
+            values: Mutex::default(),
         })
     }
 
-    /// Fetches every stored value among `args`, sets its path to where the guest sees it and
-    /// returns the read-only mounts, one per value.
+    /// Makes every stored value among `args` available (a file fetched, a directory or
+    /// dataset listed), sets its path to where the guest sees it and returns the read-only
+    /// mounts, one per value.
     ///
     /// # Errors
     ///
-    /// The first value that could not be fetched.
-    pub fn mount(&self, task: &TaskSig, args: &mut [Val]) -> Result<Vec<DirGrant>, DataError> {
+    /// The first value that could not be made available.
+    pub fn mount(&self, task: &TaskSig, args: &mut [Val]) -> Result<Vec<Mount>, DataError> {
         let mut mounts = Vec::new();
         for ((_, ty), val) in task.params.iter().zip(args.iter_mut()) {
             visit_stored(val, ty, &mut |data, fields| {
                 let guest = format!("{INPUTS_DIR}/{}", mounts.len());
-                let (host, name) = self.local_copy(data, fields)?;
-                fields.path = match name {
-                    Some(name) => format!("{guest}/{name}"),
-                    None => guest.clone(),
+                let uri = value_uri(data, fields)?;
+                let mut mount = self.local(data, &uri)?;
+                fields.path = if *data == DataType::File {
+                    format!("{guest}/{}", file_name(&uri))
+                } else {
+                    guest.clone()
                 };
-                mounts.push(DirGrant {
-                    host,
-                    guest,
-                    read_only: true,
-                });
+                mount.grant.guest = guest;
+                mounts.push(mount);
                 Ok(())
             })?;
         }
         Ok(mounts)
     }
 
-    /// The local directory holding a value (and, for a file, its name in it).
-    fn local_copy(
-        &self,
-        data: &DataType,
-        fields: &StoredFields<'_>,
-    ) -> Result<(PathBuf, Option<String>), DataError> {
-        let uri = if fields.uri.is_empty() {
-            // A value made on this machine (`wasmdask run data=./x`) has only a path.
-            fields.path.as_str()
-        } else {
-            fields.uri.as_str()
-        };
-        if uri.is_empty() {
-            return Err(DataError::Input(format!(
-                "{} has neither a uri nor a path",
-                data.noun()
-            )));
-        }
-        let name = file_name(uri);
+    /// The local directory of a value (its mount, but for the guest path).
+    fn local(&self, data: &DataType, uri: &str) -> Result<Mount, DataError> {
         let entry = self
-            .fetched
+            .values
             .lock()
             .entry(format!("{}:{uri}", data.noun()))
             .or_default()
             .clone();
         let mut entry = entry.lock();
-        if let Some(dir) = entry.as_ref() {
-            return Ok((dir.clone(), (*data == DataType::File).then_some(name)));
+        if let Some(mount) = entry.as_ref() {
+            return Ok(mount.clone());
         }
-        let dir = self
-            .cache
-            .path()
-            .join(format!("{}", self.fetched.lock().len()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| DataError::Local(format!("cannot make {}: {e}", dir.display())))?;
-        let location = Location::parse(uri).map_err(|source| DataError::Storage {
+        let dir = self.fresh_path("values");
+        make_dir(&dir)?;
+        let lazy = if *data == DataType::File {
+            let object = self.object(uri)?;
+            object
+                .fill(&self.runtime)
+                .map_err(|e| not_a_file(e, uri, &self.runtime))?;
+            link(&object.path, &dir.join(file_name(uri)))?;
+            None
+        } else {
+            Some(Arc::new(self.listing(data, uri, &dir)?) as Arc<dyn LazyFiles>)
+        };
+        let mount = Mount {
+            grant: DirGrant {
+                host: dir,
+                guest: String::new(),
+                read_only: true,
+            },
+            lazy,
+        };
+        *entry = Some(mount.clone());
+        Ok(mount)
+    }
+
+    /// Lists the directory or dataset at `uri` (one LIST) and lays it out under `dir`: its
+    /// subdirectories, and a link to each object's (not yet filled) file.
+    fn listing(&self, data: &DataType, uri: &str, dir: &Path) -> Result<Listing, DataError> {
+        let storage = |source| DataError::Storage {
             what: format!("cannot read {uri}"),
             source,
-        })?;
-        self.runtime.block_on(async {
-            if *data == DataType::File {
-                fetch_file(&location, &dir.join(&name)).await
+        };
+        let location = Location::parse(uri).map_err(storage)?;
+        let names = self.runtime.block_on(location.list()).map_err(storage)?;
+        if names.is_empty() {
+            let is_file = self.runtime.block_on(location.read()).is_ok();
+            return Err(DataError::Input(if is_file {
+                format!("{uri} is a file, but the task takes {} here", data.noun())
             } else {
-                fetch_dir(&location, &dir, data).await
+                format!("{uri} does not exist (no objects under it)")
+            }));
+        }
+        let mut dirs = HashSet::new();
+        for name in &names {
+            let parts: Vec<&str> = name.split('/').collect();
+            if parts.iter().any(|p| matches!(*p, "" | "." | "..")) {
+                return Err(DataError::Input(format!(
+                    "{uri} holds an object named `{name}`, which is not a path a file can have"
+                )));
             }
-        })?;
-        *entry = Some(dir.clone());
-        Ok((dir, (*data == DataType::File).then_some(name)))
+            for end in 1..parts.len() {
+                dirs.insert(parts[..end].join("/"));
+            }
+        }
+        if let Some(both) = names.iter().find(|name| dirs.contains(name.as_str())) {
+            return Err(DataError::Input(format!(
+                "{uri} holds an object `{both}` and objects under `{both}/`: a directory                  cannot have both"
+            )));
+        }
+        let mut files = HashMap::new();
+        for name in names {
+            let object = self.object(&Location::join(uri, &name))?;
+            let to = dir.join(&name);
+            if let Some(parent) = to.parent() {
+                make_dir(parent)?;
+            }
+            link(&object.path, &to)?;
+            files.insert(name, object);
+        }
+        Ok(Listing {
+            runtime: self.runtime.clone(),
+            files,
+        })
+    }
+
+    /// The cache's file of the object at `uri`, made empty if it is new.
+    fn object(&self, uri: &str) -> Result<Arc<Object>, DataError> {
+        let mut objects = self.objects.lock();
+        if let Some(object) = objects.get(uri) {
+            return Ok(object.clone());
+        }
+        let path = self.fresh_path("objects");
+        if let Some(parent) = path.parent() {
+            make_dir(parent)?;
+        }
+        std::fs::File::create(&path)
+            .map_err(|e| DataError::Local(format!("cannot make {}: {e}", path.display())))?;
+        let object = Arc::new(Object {
+            uri: uri.to_string(),
+            path,
+            filled: Mutex::new(false),
+        });
+        objects.insert(uri.to_string(), object.clone());
+        Ok(object)
+    }
+
+    /// A new path under the cache's directory `kind`.
+    fn fresh_path(&self, kind: &str) -> PathBuf {
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        self.cache.path().join(kind).join(n.to_string())
     }
 }
 
 impl DataPort for StorePort {
-    fn mount_inputs(&self, task: &TaskSig, args: &mut [Val]) -> Result<Vec<DirGrant>, TaskError> {
+    fn mount_inputs(&self, task: &TaskSig, args: &mut [Val]) -> Result<Vec<Mount>, TaskError> {
         self.mount(task, args).map_err(|e| e.to_task_error())
     }
+}
+
+/// Where a value lives: its URI, or for a value made on this machine (`wasmdask run data=./x`)
+/// its path.
+fn value_uri(data: &DataType, fields: &StoredFields<'_>) -> Result<String, DataError> {
+    let uri = if fields.uri.is_empty() {
+        fields.path.as_str()
+    } else {
+        fields.uri.as_str()
+    };
+    if uri.is_empty() {
+        return Err(DataError::Input(format!(
+            "{} has neither a uri nor a path",
+            data.noun()
+        )));
+    }
+    Ok(uri.to_string())
+}
+
+/// A missing file said better when the URI is a directory (a prefix with objects under it).
+fn not_a_file(error: DataError, uri: &str, runtime: &Runtime) -> DataError {
+    let DataError::Input(_) = error else {
+        return error;
+    };
+    let is_dir = Location::parse(uri)
+        .ok()
+        .is_some_and(|l| runtime.block_on(l.list()).is_ok_and(|l| !l.is_empty()))
+        || Path::new(uri.trim_start_matches("file://")).is_dir();
+    if is_dir {
+        DataError::Input(format!(
+            "{uri} is a directory, but the task takes a file here"
+        ))
+    } else {
+        error
+    }
+}
+
+fn make_dir(dir: &Path) -> Result<(), DataError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| DataError::Local(format!("cannot make {}: {e}", dir.display())))
+}
+
+/// A hard link: the mount's name for the cache's file.
+fn link(object: &Path, to: &Path) -> Result<(), DataError> {
+    std::fs::hard_link(object, to).map_err(|e| {
+        DataError::Local(format!(
+            "cannot link {} to {}: {e}",
+            to.display(),
+            object.display()
+        ))
+    })
 }
 
 /// The last segment of a URI or path (`s3://b/x/a.csv` → `a.csv`), `data` when it has none.
@@ -188,65 +375,6 @@ fn file_name(uri: &str) -> String {
         .filter(|n| !n.is_empty() && !n.contains(':'))
         .unwrap_or("data")
         .to_string()
-}
-
-async fn fetch_file(location: &Location, to: &Path) -> Result<(), DataError> {
-    match location.read().await {
-        Ok(bytes) => write_local(to, &bytes),
-        Err(StorageError::NotFound { .. }) => {
-            let is_dir = location.list().await.is_ok_and(|l| !l.is_empty())
-                || Path::new(location.uri().trim_start_matches("file://")).is_dir();
-            Err(DataError::Input(if is_dir {
-                format!(
-                    "{} is a directory, but the task takes a file here",
-                    location.uri()
-                )
-            } else {
-                format!("{} does not exist", location.uri())
-            }))
-        }
-        Err(source) => Err(DataError::Storage {
-            what: format!("cannot read {}", location.uri()),
-            source,
-        }),
-    }
-}
-
-async fn fetch_dir(location: &Location, to: &Path, data: &DataType) -> Result<(), DataError> {
-    let storage = |source| DataError::Storage {
-        what: format!("cannot read {}", location.uri()),
-        source,
-    };
-    let names = location.list().await.map_err(storage)?;
-    if names.is_empty() {
-        let is_file = location.read().await.is_ok();
-        return Err(DataError::Input(if is_file {
-            format!(
-                "{} is a file, but the task takes {} here",
-                location.uri(),
-                data.noun()
-            )
-        } else {
-            format!("{} does not exist (no objects under it)", location.uri())
-        }));
-    }
-    for name in names {
-        let child = location.child(&name);
-        let bytes = child.read().await.map_err(|source| DataError::Storage {
-            what: format!("cannot read {}", child.uri()),
-            source,
-        })?;
-        write_local(&to.join(&name), &bytes)?;
-    }
-    Ok(())
-}
-
-fn write_local(to: &Path, bytes: &[u8]) -> Result<(), DataError> {
-    let local = |e: std::io::Error| DataError::Local(format!("cannot write {}: {e}", to.display()));
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(local)?;
-    }
-    std::fs::write(to, bytes).map_err(local)
 }
 
 /// The `/outputs` directory of one execution on the host.
@@ -423,6 +551,51 @@ mod tests {
         assert_eq!(file_name("s3://b/x/dir/"), "dir");
         assert_eq!(file_name("/tmp/y"), "y");
         assert_eq!(file_name("s3://"), "data");
+    }
+
+    #[test]
+    fn a_directory_is_listed_at_once_and_each_file_fetched_once_when_first_read() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::create_dir(src.path().join("sub")).unwrap();
+        std::fs::write(src.path().join("a.txt"), "alpha").unwrap();
+        std::fs::write(src.path().join("sub/b.txt"), "beta").unwrap();
+        let port = StorePort::new(Arc::new(crate::runtime().unwrap())).unwrap();
+        let uri = src.path().to_str().unwrap();
+        let read = |path: PathBuf| std::fs::read_to_string(path).unwrap();
+
+        let dir = port.local(&DataType::Directory, uri).unwrap();
+        let host = dir.grant.host.clone();
+        // Every name is there from the start; no bytes are.
+        assert_eq!(read(host.join("a.txt")), "");
+        assert_eq!(read(host.join("sub/b.txt")), "");
+        let lazy = dir.lazy.expect("a directory is lazy");
+        lazy.fetch("a.txt").unwrap();
+        assert_eq!(read(host.join("a.txt")), "alpha");
+        assert_eq!(read(host.join("sub/b.txt")), "", "only what was read");
+        // A directory, or a name the listing lacks, is left for the open to judge.
+        lazy.fetch("sub").unwrap();
+        lazy.fetch("nothing").unwrap();
+
+        // Once per process: the same object taken as a file, or the same directory again,
+        // is what was fetched (the source is gone now).
+        std::fs::remove_file(src.path().join("a.txt")).unwrap();
+        let file = port
+            .local(&DataType::File, &format!("{uri}/a.txt"))
+            .unwrap();
+        assert!(file.lazy.is_none());
+        assert_eq!(read(file.grant.host.join("a.txt")), "alpha");
+        let again = port.local(&DataType::Directory, uri).unwrap();
+        assert_eq!(again.grant.host, host);
+
+        // A listed file gone by the time it is read is the user's input, named by its URI.
+        std::fs::remove_file(src.path().join("sub/b.txt")).unwrap();
+        let e = lazy.fetch("sub/b.txt").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadInput, "{e:?}");
+        assert!(
+            e.message
+                .contains(&format!("{uri}/sub/b.txt does not exist")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -143,36 +143,13 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
         }));
     }
 
-    let mut config = job.sandbox.clone().map_err(|message| SystemError {
+    let config = job.sandbox.clone().map_err(|message| SystemError {
         reason: "host",
         message,
         recoverable: false,
     })?;
-    let (mut sandbox, mut component) = open(config.clone(), &bytes, &component_ref.uri)?;
-    let mut task = component
-        .task(&job.function)
-        .map_err(JobFailure::Task)?
-        .clone();
-    // A sandbox without directory grants hides WASI's preopen list from every execution (to
-    // record reaching for files as a denial), which would hide the mounts of stored data too:
-    // such a task gets an empty read-only `/inputs` granted, and its mounts show.
-    let _inputs_root =
-        if (task.has_stored_params() || task.returns_stored()) && config.grants.dirs.is_empty() {
-            let root = crate::data::Outputs::new().map_err(|e| e.to_job_failure())?;
-            let mut grant = root.mount();
-            grant.guest = wasmdask_sandbox::INPUTS_DIR.into();
-            grant.read_only = true;
-            config.grants.dirs.push(grant);
-            (sandbox, component) = open(config, &bytes, &component_ref.uri)?;
-            task = component
-                .task(&job.function)
-                .map_err(JobFailure::Task)?
-                .clone();
-            Some(root)
-        } else {
-            None
-        };
-    let task = &task;
+    let (sandbox, component) = open(config, &bytes, &component_ref.uri)?;
+    let task = component.task(&job.function).map_err(JobFailure::Task)?;
 
     let mut inputs = read_inputs(job, runtime, task.params.is_empty())?;
     fetch_offloaded(runtime, &mut inputs).map_err(|e| match e {
@@ -186,26 +163,27 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
     })?;
     let mut call_args = args_from_inputs(&inputs, task).map_err(JobFailure::Task)?;
 
-    // Stored inputs are fetched here, not by the sandbox, so a store that fails is the
-    // platform's (recoverable) and a missing object the user's.
+    // Stored inputs are mounted here (files fetched, directories listed), not by the sandbox,
+    // so a store that fails is the platform's (recoverable) and a missing object the user's.
     let data = Arc::new(StorePort::new(runtime.clone())?);
     let mut mounts = data
         .mount(task, &mut call_args)
         .map_err(|e| e.to_job_failure())?;
     let outputs = if task.returns_stored() {
         let outputs = Outputs::new().map_err(|e| e.to_job_failure())?;
-        mounts.push(outputs.mount());
+        mounts.push(outputs.mount().into());
         Some(outputs)
     } else {
         None
     };
 
     let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox, Some(runtime))?;
-    cluster.set_data(data);
+    // Kept here too: a remote cluster takes no port, and the root's mounts live in its cache.
+    cluster.set_data(data.clone());
     let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
     // The runner's log is what Flyte shows: the guest's output belongs there.
     let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
-    let mut value = report.outcome.map_err(JobFailure::Task)?;
+    let mut value = report.outcome.map_err(root_failure)?;
     if let (Some(outputs), Some(value), Some(ty)) = (&outputs, value.as_mut(), task.output_type()) {
         outputs
             .upload(runtime, value, &ty, job.raw_output_prefix.as_deref())
@@ -231,6 +209,22 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
         },
     )?;
     Ok(literals)
+}
+
+/// How the root execution's failure reads in `error.pb`. A directory input's files are fetched
+/// while the root runs (`StorePort`), and a fetch the store failed ends it as `lost`, which
+/// nothing else can end a root execution with: that is the store's failure, `SYSTEM:storage`
+/// (recoverable) as when the inputs are fetched before the task starts.
+fn root_failure(error: TaskError) -> JobFailure {
+    if error.kind == ErrorKind::Lost {
+        JobFailure::System(SystemError {
+            reason: "storage",
+            message: error.message,
+            recoverable: true,
+        })
+    } else {
+        JobFailure::Task(error)
+    }
 }
 
 /// A sandbox of `config` with the component loaded.

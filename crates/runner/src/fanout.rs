@@ -148,7 +148,7 @@ impl ClusterGuard {
         component: &Arc<LoadedComponent>,
         function: &str,
         args: Vec<Val>,
-        mounts: Vec<wasmdask_sandbox::DirGrant>,
+        mounts: Vec<wasmdask_sandbox::Mount>,
     ) -> Result<ExecReport, SystemError> {
         crate::task::run_root(
             sandbox,

@@ -5,7 +5,7 @@ use crate::error::{RunError, SystemError};
 use std::path::Path;
 use std::sync::Arc;
 use wasmdask_sandbox::{
-    DirGrant, ExecReport, FanOut, LoadedComponent, Sandbox, SandboxConfig, TaskSig,
+    ExecReport, FanOut, LoadedComponent, Mount, Sandbox, SandboxConfig, TaskSig,
 };
 use wasmtime::component::Val;
 
@@ -43,7 +43,7 @@ pub(crate) fn run_root(
     function: &str,
     args: Vec<Val>,
     fanout: Arc<dyn FanOut>,
-    mounts: Vec<DirGrant>,
+    mounts: Vec<Mount>,
 ) -> Result<ExecReport, SystemError> {
     let stack = sandbox.config().limits.max_stack_bytes * 2 + (8 << 20);
     let root = std::thread::Builder::new()

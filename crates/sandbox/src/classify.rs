@@ -70,6 +70,11 @@ pub(crate) fn failed(
         .unwrap_or_default();
     let evidence = evidence(&backtrace, stderr);
 
+    // A host call that failed for a reason of its own (a lazy input that could not be fetched)
+    // already says what happened.
+    if let Some(error) = error.downcast_ref::<TaskError>() {
+        return error.clone();
+    }
     if let Some(limit) = error.downcast_ref::<OutputLimitExceeded>() {
         return TaskError::new(
             ErrorKind::OutputLimit,

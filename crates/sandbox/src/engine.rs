@@ -242,6 +242,7 @@ fn new_engine(
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     host::add_to_linker(&mut linker)?;
     record_ungranted_reads(&mut linker, &config.grants)?;
+    crate::lazy::add_to_linker(&mut linker)?;
     Ok((engine, linker))
 }
 
@@ -263,8 +264,9 @@ fn spawn_epoch_ticker(engine: &Engine) {
         .expect("spawn the epoch ticker thread");
 }
 
-/// Shadows the WASI functions through which a guest discovers environment variables and
-/// preopened directories, so that reaching for an ungranted capability is remembered.
+/// Shadows the WASI function through which a guest discovers environment variables, so that
+/// reaching for them ungranted is remembered. (Reaching for directories with none granted or
+/// mounted is recorded by `crate::lazy`, which knows each execution's mounts.)
 fn record_ungranted_reads(linker: &mut Linker<HostState>, grants: &Grants) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     if grants.env.is_empty() {
@@ -275,15 +277,6 @@ fn record_ungranted_reads(linker: &mut Linker<HostState>, grants: &Grants) -> wa
                 Ok((Vec::<(String, String)>::new(),))
             },
         )?;
-    }
-    if grants.dirs.is_empty() {
-        type Descriptor = wasmtime::component::Resource<wasmtime_wasi::filesystem::Descriptor>;
-        linker
-            .instance("wasi:filesystem/preopens@0.2.12")?
-            .func_wrap("get-directories", |mut store, (): ()| {
-                store.data_mut().denials.record(Denial::Filesystem);
-                Ok((Vec::<(Descriptor, String)>::new(),))
-            })?;
     }
     linker.allow_shadowing(false);
     Ok(())

@@ -4,12 +4,13 @@ use super::classify;
 use super::component::LoadedComponent;
 use super::component::TaskSig;
 use super::engine::{EPOCH_TICK, Sandbox};
-use super::grants::{Denial, DenialLog, DirGrant};
+use super::grants::{Denial, DenialLog};
 use super::host::{GuestCalls, HostState, LogLine};
 use super::limits::Limiter;
 use super::output::BoundedOutput;
-use crate::data::DataPort;
+use crate::data::{DataPort, Mount};
 use crate::fanout::FanOut;
+use crate::lazy::LazyMounts;
 use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -57,7 +58,9 @@ impl Sandbox {
     }
 
     /// [`execute`](Self::execute) with directories only this execution sees (its data inputs,
-    /// its `/outputs`), on top of the grants every execution has.
+    /// its `/outputs`), on top of the grants every execution has. A lazy mount's files are
+    /// fetched while the guest runs, and a failed fetch ends the execution with the port's
+    /// error.
     pub fn execute_with_mounts(
         &self,
         component: &Arc<LoadedComponent>,
@@ -65,7 +68,7 @@ impl Sandbox {
         args: Vec<Val>,
         cluster: Option<Arc<dyn FanOut>>,
         depth: u32,
-        mounts: &[DirGrant],
+        mounts: &[Mount],
     ) -> ExecReport {
         let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| {
             let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
@@ -89,8 +92,8 @@ impl Sandbox {
     /// travels to whoever takes it (empty when the export returns nothing). An export of
     /// scalars returning a list of numbers skips the per-element `Val`s (`typed_call`).
     ///
-    /// With a `data` port, the call's file, directory and dataset arguments are fetched and
-    /// mounted read-only for this execution alone (`wasmdask:task/data`).
+    /// With a `data` port, the call's file, directory and dataset arguments are mounted
+    /// read-only for this execution alone (`wasmdask:task/data`).
     pub fn execute_encoded(
         &self,
         component: &Arc<LoadedComponent>,
@@ -187,6 +190,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             limiter: Limiter::new(limits),
             denials: denials.clone(),
+            lazy: LazyMounts::new(self.config.grants.dirs.len(), mounts),
             logs: Vec::new(),
             logs_dropped: 0,
             fanout: GuestCalls::new(
@@ -262,7 +266,7 @@ impl<T> ExecReport<T> {
 struct Place<'a> {
     cluster: Option<Arc<dyn FanOut>>,
     depth: u32,
-    mounts: &'a [DirGrant],
+    mounts: &'a [Mount],
 }
 
 /// What [`Sandbox::execute_encoded`]'s call returned: a `Val` to encode, or a typed call's

@@ -93,7 +93,7 @@ impl Grants {
         stdout: &BoundedOutput,
         stderr: &BoundedOutput,
         denials: &DenialLog,
-        mounts: &[DirGrant],
+        mounts: &[crate::data::Mount],
     ) -> Result<WasiCtx, std::io::Error> {
         let mut builder = WasiCtxBuilder::new();
         builder
@@ -130,7 +130,7 @@ impl Grants {
         for (name, value) in &self.env {
             builder.env(name, value);
         }
-        for dir in self.dirs.iter().chain(mounts) {
+        for dir in self.dirs.iter().chain(mounts.iter().map(|m| &m.grant)) {
             let perms = if dir.read_only {
                 FsPerms::ReadOnly
             } else {

@@ -40,6 +40,8 @@ pub(crate) struct HostState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) denials: DenialLog,
+    /// The lazy mounts and the descriptors open in them (`crate::lazy`).
+    pub(crate) lazy: crate::lazy::LazyMounts,
     pub(crate) logs: Vec<LogLine>,
     pub(crate) logs_dropped: usize,
     pub(crate) fanout: GuestCalls,

@@ -25,6 +25,7 @@ mod guest_runtime;
 mod host;
 #[cfg(test)]
 mod isolation_tests;
+mod lazy;
 mod limits;
 mod output;
 mod overflow;
@@ -34,7 +35,7 @@ mod typed_call;
 
 pub use cache::default_cache_dir;
 pub use component::{LoadError, LoadedComponent, TaskSig, digest_of};
-pub use data::{DataPort, INPUTS_DIR, OUTPUTS_DIR};
+pub use data::{DataPort, INPUTS_DIR, LazyFiles, Mount, OUTPUTS_DIR};
 pub use engine::{Sandbox, SandboxConfig, SandboxError};
 pub use exec::ExecReport;
 pub use fanout::{Arg, Call, FanOut, Input, Pending, input_failed};

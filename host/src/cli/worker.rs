@@ -4,8 +4,10 @@ use super::dask_compat::parse_memory_limit;
 use super::units::parse_duration;
 use super::{AuthArgs, Failure, SandboxArgs};
 use clap::Args;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmdask_cluster::{WorkerConfig, run_worker};
+use wasmdask_runner::data::StorePort;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -52,6 +54,7 @@ pub(super) fn worker(args: WorkerArgs) -> Result<(), Failure> {
     if args.sandbox.max_instances.is_none() {
         sandbox.max_instances = (nthreads * 4).max(8);
     }
+    let runtime = Arc::new(super::runtime()?);
     let name = args
         .name
         .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
@@ -62,9 +65,10 @@ pub(super) fn worker(args: WorkerArgs) -> Result<(), Failure> {
         memory_limit,
         death_timeout: args.death_timeout,
         sandbox,
-        data: None,
+        // Subtasks that take files, directories or datasets fetch them where they run, from
+        // the store `execute` reads (Flyte's environment), each object once per worker.
+        data: Some(Arc::new(StorePort::new(runtime.clone())?)),
     };
-    let runtime = super::runtime()?;
     runtime
         .block_on(run_worker(config, async {
             super::termination().await;

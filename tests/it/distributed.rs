@@ -34,6 +34,8 @@ pub(crate) struct Cluster {
     port: u16,
     pub(crate) dashboard: u16,
     token: Option<&'static str>,
+    /// Set for every worker on top of the test's environment.
+    env: Vec<(String, String)>,
     scheduler: Proc,
     workers: Vec<Proc>,
 }
@@ -44,12 +46,26 @@ impl Cluster {
         scheduler_args: &[&str],
         token: Option<&'static str>,
     ) -> Cluster {
+        Cluster::start_with_env(workers, scheduler_args, token, &[])
+    }
+
+    /// [`start`](Self::start) with `env` set for every worker (a store's settings, say).
+    pub(crate) fn start_with_env(
+        workers: usize,
+        scheduler_args: &[&str],
+        token: Option<&'static str>,
+        env: &[(&str, &str)],
+    ) -> Cluster {
         let (port, dashboard) = (free_port(), free_port());
         let scheduler = spawn_scheduler(port, dashboard, scheduler_args, token);
         let mut cluster = Cluster {
             port,
             dashboard,
             token,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             scheduler,
             workers: Vec::new(),
         };
@@ -74,6 +90,7 @@ impl Cluster {
             .args(["--death-timeout", "5s"])
             .env("WASMDASK_CACHE_DIR", cache_dir())
             .env_remove("WASMDASK_TOKEN")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(token) = self.token {

@@ -316,6 +316,11 @@ pub(crate) struct Moto {
 
 impl Moto {
     pub(crate) fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// With these environment variables (moto's `MOTO_*` settings).
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -323,6 +328,7 @@ impl Moto {
             .port();
         let child = Command::new(repo().join(".venv/bin/moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

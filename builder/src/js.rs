@@ -21,6 +21,10 @@ pub(crate) const SDK: &[(&str, &str)] = &[
         "wasmdask_binary.js",
         include_str!("../../guest-sdk/js/wasmdask_binary.js"),
     ),
+    (
+        "wasmdask_data.js",
+        include_str!("../../guest-sdk/js/wasmdask_data.js"),
+    ),
 ];
 
 const COMPONENTIZE_JS: Tool = Tool {

@@ -30,6 +30,9 @@
 // A failed call, or a cluster function that refuses its arguments, throws a `TaskFailed` whose
 // `kind` is the WIT error-kind name (e.g. 'guest-error') and whose message reads
 // '<kind>: <message>'; a `result<T, string>` export can rethrow `e.message` as its `err`.
+//
+// Flyte's data types (`wasmdask:task/data`): `toDate`/`fromDate`, `toMillis`/`fromMillis` and
+// `fileByUri`, from `wasmdask_data.js` (staged with this module; see there).
 
 import {
   mapArgs,
@@ -42,6 +45,7 @@ import {
 import { DecodeError, EncodeError, decode, encode } from './wasmdask_binary.js';
 
 export { DecodeError, EncodeError, decode, encode, parseType } from './wasmdask_binary.js';
+export { fileByUri, fromDate, fromMillis, toDate, toMillis } from './wasmdask_data.js';
 
 /** A cluster call failed: `kind` is the WIT error-kind name, `reason` the host's message. */
 export class TaskFailed extends Error {

@@ -40,11 +40,26 @@ Values are Python's: ``bytes`` for ``list<u8>``, tuples for ``tuple`` (and for r
 the tuple of their fields in WIT order), ``None`` for an absent ``option``. A handle is the same
 whichever way its call was submitted or is taken; it is used up by ``take`` or ``gather``, and
 handles this task still holds when it ends are released with it.
+
+Flyte data (0.1.3)
+------------------
+
+A task world that uses ``wasmdask:task/data`` (``use wasmdask:task/data@0.1.3.{file,
+directory, datetime};``) gets the records as dataclasses in ``wit_world.imports.data``. Files
+and directories are read with ``open``/``os.listdir`` at their ``path``/``dir_path``; these
+helpers cover the rest: :func:`to_datetime`/:func:`from_datetime` and
+:func:`to_timedelta`/:func:`from_timedelta` convert to Python's types (which hold microseconds:
+nanoseconds below that are dropped), :func:`file_names` lists a directory, :func:`file_by_uri`
+names one of its files for a subtask (which fetches only that file), and
+:func:`output_file`/:func:`output_directory`/:func:`output_dataset` make outputs under
+``/outputs``. Records passed to :func:`submit`/:func:`map` are encoded by field name.
 """
 
+import datetime as _dt
 import json
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Callable, Iterable, List, Optional, Union
 
 import wasmdask_binary as _binary
@@ -67,6 +82,16 @@ __all__ = [
     "take",
     "gather_binary",
     "log",
+    "OUTPUTS",
+    "to_datetime",
+    "from_datetime",
+    "to_timedelta",
+    "from_timedelta",
+    "file_names",
+    "file_by_uri",
+    "output_file",
+    "output_directory",
+    "output_dataset",
 ]
 
 Args = Union[tuple, list, dict]
@@ -294,6 +319,108 @@ class log:  # noqa: N801 - a namespace, used as `log.info(...)`
         _log.log(_log.Level.ERROR, message)
 
 
+OUTPUTS = "/outputs"
+"""The directory a task writes its outputs under (fresh and empty for each execution)."""
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _data():
+    """The generated ``wasmdask:task/data`` records (present when the task's world uses them)."""
+    try:
+        from wit_world.imports import data
+    except ImportError:
+        raise TaskFailed(
+            "bad-input",
+            "the task's world does not use wasmdask:task/data: add "
+            "`use wasmdask:task/data@0.1.3.{file, directory, structured-dataset, datetime, "
+            "duration};` to it",
+        ) from None
+    return data
+
+
+def to_datetime(value) -> _dt.datetime:
+    """A ``datetime`` record as an aware ``datetime.datetime`` in UTC."""
+    return _EPOCH + _dt.timedelta(seconds=value.unix_seconds, microseconds=value.nanos // 1000)
+
+
+def from_datetime(value: _dt.datetime):
+    """An aware ``datetime.datetime`` (a naive one is taken as UTC) as a ``datetime`` record."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    since = value - _EPOCH
+    seconds = since.days * 86400 + since.seconds
+    return _data().Datetime(unix_seconds=seconds, nanos=since.microseconds * 1000)
+
+
+def to_timedelta(value) -> _dt.timedelta:
+    """A ``duration`` record as a ``datetime.timedelta``."""
+    return _dt.timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
+
+
+def from_timedelta(value: _dt.timedelta):
+    """A ``datetime.timedelta`` as a ``duration`` record (seconds and nanos of the same sign)."""
+    micros = (value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds
+    seconds = abs(micros) // 1_000_000 * (1 if micros >= 0 else -1)  # towards zero, as protobuf's
+    return _data().Duration(seconds=seconds, nanos=(micros - seconds * 1_000_000) * 1000)
+
+
+def file_names(directory) -> List[str]:
+    """The names of the entries of a ``directory`` (or ``structured-dataset``), sorted."""
+    path = getattr(directory, "dir_path", None) or directory.dataset_path
+    return sorted(os.listdir(path))
+
+
+def file_by_uri(directory, name: str):
+    """The file ``name`` of ``directory`` known by its URI, to pass to a subtask: only the
+    sandbox that runs it fetches that one file."""
+    return _data().File(path="", uri=f"{directory.uri.rstrip('/')}/{name}", format="")
+
+
+def _make_dirs(path: str) -> None:
+    """Creates ``path`` and the directories above it up to :data:`OUTPUTS`. Not
+    ``os.makedirs``: it looks at every ancestor, and the sandbox shows no ``/``."""
+    current = OUTPUTS
+    for part in os.path.relpath(path, OUTPUTS).split(os.sep):
+        if part in ("", "."):
+            continue
+        current = os.path.join(current, part)
+        try:
+            os.mkdir(current)
+        except FileExistsError:
+            pass
+
+
+def _output_path(name: str) -> str:
+    path = os.path.join(OUTPUTS, name)
+    _make_dirs(os.path.dirname(path))
+    return path
+
+
+def output_file(name: str, contents: Union[str, bytes], format: str = ""):  # noqa: A002
+    """Writes ``contents`` to ``/outputs/<name>`` and returns it as an output ``file``."""
+    path = _output_path(name)
+    with open(path, "wb" if isinstance(contents, bytes) else "w") as f:
+        f.write(contents)
+    return _data().File(path=path, uri="", format=format)
+
+
+def output_directory(name: str, format: str = ""):  # noqa: A002
+    """Creates the directory ``/outputs/<name>`` and returns it as an output ``directory``;
+    write its files into ``dir_path`` before returning it."""
+    path = _output_path(name)
+    _make_dirs(path)
+    return _data().Directory(dir_path=path, uri="", format=format)
+
+
+def output_dataset(name: str):
+    """Creates the directory ``/outputs/<name>`` and returns it as a parquet
+    ``structured-dataset``; write its parquet files there before returning it."""
+    path = _output_path(name)
+    _make_dirs(path)
+    return _data().StructuredDataset(dataset_path=path, uri="", format="parquet")
+
+
 def _failed(error) -> TaskFailed:
     """The WIT ``task-error`` as an exception; the enum's name is spelled as in WIT."""
     return TaskFailed(error.kind.name.lower().replace("_", "-"), error.message)
@@ -336,7 +463,10 @@ def _encode_args(function: str, args: Args) -> str:
 
 
 def _jsonable(value):
-    """Replaces non-finite floats by the encoding's strings; tuples become arrays."""
+    """Replaces non-finite floats by the encoding's strings; tuples become arrays; records
+    (dataclasses) become objects keyed by their WIT field names."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name.replace("_", "-"): _jsonable(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):

@@ -7,6 +7,8 @@
 //!   ([`cluster::submit`], [`cluster::map`], [`cluster::gather`], [`cluster::map_gather`]),
 //!   with arguments and results converted by serde;
 //! - [`log`]: structured logs kept with the execution;
+//! - [`data`]: Flyte's files, directories, datasets, datetimes and durations
+//!   (`wasmdask:task/data`), for task signatures, with helpers to read and write them as files;
 //! - [`TaskError`] / [`ErrorKind`]: why a call failed.
 //!
 //! It also re-exports [`wit_bindgen`], [`serde`] and [`serde_json`] so a task crate depends on
@@ -19,7 +21,8 @@
 //! linked, `wasm-component-ld` merges the WIT type information that every crate embedded, so the
 //! `wasmdask:task/cluster` and `wasmdask:task/log` imports appear in the component exactly when
 //! your code calls into [`cluster`] or [`log`]. Your `wit/` folder therefore needs no copy of the
-//! wasmdask WIT package.
+//! wasmdask WIT package. A world that takes or returns Flyte data `use`s the records of
+//! `wasmdask:task/data` and reads the package from wasmdask's `wit/` (see [`data`]).
 //!
 //! # Example
 //!
@@ -112,6 +115,7 @@ mod error;
 mod numbers;
 
 pub mod cluster;
+pub mod data;
 pub mod log;
 
 pub use cluster::{Arg, Call};

@@ -365,10 +365,11 @@ fn build_makes_a_runnable_component_from_c_sources() {
 }
 
 /// The Python and JavaScript guest helpers' codec modules (`guest-sdk/{python,js}/
-/// wasmdask_binary`) write and read the bytes Rust's postcard does: their own unit tests, run with
-/// the README setup's CPython (`.venv`, no componentize-py needed) and Node.
+/// wasmdask_binary`) write and read the bytes Rust's postcard does, and their Flyte data helpers
+/// convert datetimes and durations and name files: their own unit tests, run with the README
+/// setup's CPython (`.venv`, no componentize-py needed) and Node.
 #[test]
-fn the_python_and_js_codecs_match_postcard() {
+fn the_python_and_js_helpers_pass_their_unit_tests() {
     let runs: [(std::path::PathBuf, &[&str]); 2] = [
         (
             crate::flyte::python(),
@@ -377,11 +378,16 @@ fn the_python_and_js_codecs_match_postcard() {
                 "unittest",
                 "-v",
                 "guest-sdk/python/test_wasmdask_binary.py",
+                "guest-sdk/python/test_wasmdask_guest_data.py",
             ],
         ),
         (
             "node".into(),
-            &["--test", "guest-sdk/js/test_wasmdask_binary.mjs"],
+            &[
+                "--test",
+                "guest-sdk/js/test_wasmdask_binary.mjs",
+                "guest-sdk/js/test_wasmdask_data.mjs",
+            ],
         ),
     ];
     for (program, args) in runs {

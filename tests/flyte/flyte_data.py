@@ -9,14 +9,17 @@ Commands (each prints one line of JSON):
       SPEC = {"name": [KIND, VALUE]}; KIND is
         "datetime" (ISO text), "timedelta" (seconds, float), "file" (text content),
         "dir" ({"name": text, ...}), "dataframe" ({"column": [values], ...}),
-        "file-uri" / "dir-uri" (an existing URI, written as is), "str";
+        "file-uri" / "dir-uri" (an existing URI, written as is), "str", "int",
+        "dataframe-files" ([URI, {"name": text, ...}]: those files uploaded to URI, passed as a
+        StructuredDataset, for datasets that are not what they claim);
         ["offload", [KIND, VALUE]] writes that literal to RAW_PREFIX and passes it offloaded
       Uploads go under RAW_PREFIX, as flytekit does for a task's outputs.
   read-outputs OUT_PREFIX KIND
       decodes OUT_PREFIX/outputs.pb (local or s3://) and turns `o0` into the python type of
       KIND, downloading it: a datetime/timedelta as ISO text / seconds; a file as
       {"text", "uri"}; a dir as {"files": {name: text}, "uri"}; a dataframe as
-      {"rows", "columns", "sums": {column: sum}, "uri"}; "offloaded" says whether outputs.pb
+      {"rows", "columns", "sums": {column: sum}, "values": {integer column: [values]}, "uri"};
+      "offloaded" says whether outputs.pb
       held `o0` as an offloaded literal (flytekit fetches those from their URI).
 """
 
@@ -56,6 +59,8 @@ def _types():
         "file-uri": FlyteFile,
         "dir-uri": FlyteDirectory,
         "str": str,
+        "int": int,
+        "dataframe-files": StructuredDataset,
     }
 
 
@@ -92,6 +97,14 @@ def write_inputs(raw_prefix, out, spec):
                 value = FlyteDirectory(path)
             elif kind == "dataframe":
                 value = StructuredDataset(dataframe=pd.DataFrame(value))
+            elif kind == "dataframe-files":
+                uri, files = value
+                path = tempfile.mkdtemp()
+                for file_name, text in files.items():
+                    with open(os.path.join(path, file_name), "w") as f:
+                        f.write(text)
+                ctx.file_access.put_data(path, uri, is_multipart=True)
+                value = StructuredDataset(uri=uri, file_format="parquet")
             elif kind == "file-uri":
                 value = FlyteFile(value)
             elif kind == "dir-uri":
@@ -156,6 +169,7 @@ def read_outputs(prefix, kind):
                 "rows": len(df),
                 "columns": list(df.columns),
                 "sums": {c: float(df[c].sum()) for c in df.columns if df[c].dtype.kind in "if"},
+                "values": {c: df[c].tolist() for c in df.columns if df[c].dtype.kind == "i"},
                 "uri": lit.scalar.structured_dataset.uri,
                 "format": lit.scalar.structured_dataset.metadata.structured_dataset_type.format,
             }

@@ -30,6 +30,11 @@ const POLYGLOT: &[(&str, &str, &str)] = &[
         "tests/guests/polyglot/errors-python",
     ),
     ("ERRORS_JS", "errors-js", "tests/guests/polyglot/errors-js"),
+    (
+        "FILES_PYTHON",
+        "files-python",
+        "tests/guests/polyglot/files-python",
+    ),
 ];
 
 /// The first 8 bytes of a component: the `\0asm` magic, then version 0x0d and layer 1. A core

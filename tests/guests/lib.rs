@@ -5,7 +5,8 @@
 //! its own `wit/world.wit` saying what it exports and why), plus [`EXAMPLE_RUST`], the Rust
 //! example task in `examples/rust/`, and the non-Rust guests built with `wasmdask build`'s library:
 //! [`EXAMPLE_PYTHON`], [`EXAMPLE_JS`], [`EXAMPLE_C`] (`examples/`) and the error guests of
-//! `polyglot/` ([`ERRORS_PYTHON`], [`ERRORS_JS`]). [`ALL`] lists every one of them, so a test can check that
+//! `polyglot/` ([`ERRORS_PYTHON`], [`ERRORS_JS`]) and the Python Flyte data guest
+//! ([`FILES_PYTHON`]). [`ALL`] lists every one of them, so a test can check that
 //! each guest is used and loads. The host depends on this crate as a dev-dependency only.
 //!
 //! Adding a guest: create `programs/<name>/` (a `cdylib` with a one-line `description`), list it

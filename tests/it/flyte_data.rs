@@ -1,11 +1,13 @@
 //! Flyte's data types through the real flytekit, pandas and pyarrow, on moto's S3 server:
-//! flytekit uploads a FlyteDirectory, a StructuredDataset (a pandas DataFrame as parquet),
-//! datetimes and durations and writes inputs.pb; `wasmdask execute` runs the `files` test guest,
-//! which reads them as files (and fans out over a directory's shards, each subtask fetching
-//! only its own shard); flytekit reads outputs.pb and downloads what the guest wrote.
+//! flytekit uploads a FlyteFile, a FlyteDirectory, a StructuredDataset (a pandas DataFrame as
+//! parquet), datetimes and durations and writes inputs.pb; `wasmdask execute` runs the `files`
+//! test guest (Rust) or `files-python` (Python), which read them as files (and fan out over a
+//! directory's shards, each subtask fetching only its own shard; the Rust guest parses the
+//! parquet); flytekit reads outputs.pb and downloads what the guest wrote.
 
+use std::cell::Cell;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -61,73 +63,109 @@ impl Store {
         serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
     }
 
-    /// flytekit's inputs.pb for `spec` (see flyte_data.py), uploads under s3://flyte/raw-in.
-    fn inputs(&self, name: &str, spec: Value) -> String {
-        let path = self.tmp.path().join(format!("{name}.pb"));
-        let path = path.to_str().unwrap().to_string();
+    /// Writes flytekit's inputs.pb for `spec` (see flyte_data.py; uploads go under
+    /// s3://flyte/raw-in) and returns the job that runs `function` of `guest` on it.
+    fn job(&self, guest: &'static str, function: &'static str, name: &str, spec: Value) -> Job<'_> {
+        let inputs = self.tmp.path().join(format!("{name}.pb"));
+        let inputs = inputs.to_str().unwrap().to_string();
         self.flytekit(&[
             "write-inputs",
             "s3://flyte/raw-in",
-            &path,
+            &inputs,
             &spec.to_string(),
         ]);
-        path
+        Job {
+            store: self,
+            guest,
+            function,
+            name: name.to_owned(),
+            inputs,
+            raw: "s3://flyte/raw-out",
+            env: Vec::new(),
+            runs: Cell::new(0),
+        }
+    }
+}
+
+/// `wasmdask execute` of one function of a guest on one inputs.pb, as often as a test asks.
+struct Job<'s> {
+    store: &'s Store,
+    guest: &'static str,
+    function: &'static str,
+    name: String,
+    inputs: String,
+    /// `--raw-output-data-prefix`.
+    raw: &'static str,
+    env: Vec<(&'static str, &'static str)>,
+    /// How many times it ran: each run gets an output prefix of its own.
+    runs: Cell<u32>,
+}
+
+impl Job<'_> {
+    fn raw(mut self, raw: &'static str) -> Self {
+        self.raw = raw;
+        self
     }
 
-    /// `wasmdask execute` of `function` of the files guest.
-    fn execute(&self, inputs: &str, prefix: &str, raw: &str, function: &str) -> Output {
-        self.execute_with(&[], inputs, prefix, raw, function)
+    fn env(mut self, name: &'static str, value: &'static str) -> Self {
+        self.env.push((name, value));
+        self
     }
 
-    fn execute_with(
-        &self,
-        env: &[(&str, &str)],
-        inputs: &str,
-        prefix: &str,
-        raw: &str,
-        function: &str,
-    ) -> Output {
+    /// Runs it with outputs under `prefix`.
+    fn execute(&self, prefix: &str) {
         let output = Command::new(BIN)
-            .args(["execute", "--inputs", inputs, "--output-prefix", prefix])
+            .args([
+                "execute",
+                "--inputs",
+                &self.inputs,
+                "--output-prefix",
+                prefix,
+            ])
             .args([
                 "--raw-output-data-prefix",
-                raw,
+                self.raw,
                 "--",
-                guests::FILES,
-                function,
+                self.guest,
+                self.function,
             ])
             .env("WASMDASK_CACHE_DIR", cache_dir())
             .env_remove("DASK_SCHEDULER_ADDRESS")
             .env_remove("FLYTE_FAIL_ON_ERROR")
             .env_remove("_F_L_MIN_SIZE_MB")
-            .envs(self.env())
-            .envs(env.iter().copied())
+            .envs(self.store.env())
+            .envs(self.env.iter().copied())
             .output()
             .expect("run wasmdask execute");
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "execute exits 0 (error.pb or not)");
-        output
     }
 
-    /// Runs `function` on `spec` and returns `o0` as flytekit reads it back as `kind`.
-    fn round_trip(&self, name: &str, spec: Value, function: &str, kind: &str) -> Value {
-        let inputs = self.inputs(name, spec);
-        let prefix = format!("s3://flyte/{name}/out");
-        self.execute(&inputs, &prefix, "s3://flyte/raw-out", function);
-        self.flytekit(&["read-outputs", &prefix, kind])["o0"].clone()
+    /// Runs it with outputs on S3 and returns what flytekit reads back from outputs.pb, `o0`
+    /// as `kind` (and whether it was offloaded).
+    fn outputs(&self, kind: &str) -> Value {
+        let run = self.runs.replace(self.runs.get() + 1);
+        let prefix = format!("s3://flyte/{}/out-{run}", self.name);
+        self.execute(&prefix);
+        self.store.flytekit(&["read-outputs", &prefix, kind])
     }
 
-    /// Runs `function` with a local output prefix and returns error.pb, checking that no
-    /// outputs.pb was written.
-    fn failure(&self, name: &str, spec: Value, function: &str, raw: &str) -> Value {
-        let inputs = self.inputs(name, spec);
-        let prefix = self.tmp.path().join(format!("{name}-out"));
-        self.execute(&inputs, prefix.to_str().unwrap(), raw, function);
+    /// [`Job::outputs`]'s `o0`.
+    fn o0(&self, kind: &str) -> Value {
+        self.outputs(kind)["o0"].clone()
+    }
+
+    /// Runs it with a local output prefix and returns error.pb as flytekit reads it, checking
+    /// that no outputs.pb was written.
+    fn error(&self) -> Value {
+        let prefix = self.store.tmp.path().join(format!("{}-out", self.name));
+        self.execute(prefix.to_str().unwrap());
         assert!(
             !prefix.join("outputs.pb").exists(),
-            "{name}: outputs.pb written next to error.pb"
+            "{}: outputs.pb written next to error.pb",
+            self.name
         );
-        error_pb(self.tmp.path(), &prefix)
+        error_pb(self.store.tmp.path(), &prefix)
     }
 }
 
@@ -157,12 +195,10 @@ fn datetimes_and_durations_round_trip_exactly() {
         ),
     ];
     for (i, (start, step, expected)) in cases.into_iter().enumerate() {
-        let later = store.round_trip(
-            &format!("dt{i}"),
-            json!({"start": ["datetime", start], "step": ["timedelta", step]}),
-            "later",
-            "datetime",
-        );
+        let spec = json!({"start": ["datetime", start], "step": ["timedelta", step]});
+        let later = store
+            .job(guests::FILES, "later", &format!("dt{i}"), spec)
+            .o0("datetime");
         assert_eq!(later, json!(expected), "{start} + {step}s");
     }
 }
@@ -170,31 +206,23 @@ fn datetimes_and_durations_round_trip_exactly() {
 #[test]
 fn large_outputs_are_offloaded_as_flytekit_offloads_them() {
     let store = Store::start();
-    let inputs = store.inputs(
-        "offload",
-        // An offloaded input, as flytepropeller passes a large upstream output.
-        json!({
-            "start": ["offload", ["datetime", "2024-01-01T00:00:00+00:00"]],
-            "step": ["timedelta", 1.5]
-        }),
-    );
-    let prefix = "s3://flyte/offload/out";
+    // An offloaded input, as flytepropeller passes a large upstream output.
+    let spec = json!({
+        "start": ["offload", ["datetime", "2024-01-01T00:00:00+00:00"]],
+        "step": ["timedelta", 1.5]
+    });
     // With `_F_L_MIN_SIZE_MB=0` every output is large enough.
-    store.execute_with(
-        &[("_F_L_MIN_SIZE_MB", "0")],
-        &inputs,
-        prefix,
-        "s3://flyte/raw-out",
-        "later",
-    );
-    let read = store.flytekit(&["read-outputs", prefix, "datetime"]);
-    assert_eq!(read["offloaded"], json!(true), "{read}");
-    assert_eq!(read["o0"], json!("2024-01-01T00:00:01.500000+00:00"));
+    let offloaded = store
+        .job(guests::FILES, "later", "offload", spec.clone())
+        .env("_F_L_MIN_SIZE_MB", "0")
+        .outputs("datetime");
+    assert_eq!(offloaded["offloaded"], json!(true), "{offloaded}");
+    assert_eq!(offloaded["o0"], json!("2024-01-01T00:00:01.500000+00:00"));
     // Without it, the same output is inline.
-    let prefix = "s3://flyte/inline/out";
-    store.execute(&inputs, prefix, "s3://flyte/raw-out", "later");
-    let read = store.flytekit(&["read-outputs", prefix, "datetime"]);
-    assert_eq!(read["offloaded"], json!(false), "{read}");
+    let inline = store
+        .job(guests::FILES, "later", "inline", spec)
+        .outputs("datetime");
+    assert_eq!(inline["offloaded"], json!(false), "{inline}");
 }
 
 /// `n` shards of integers, and the sum of each.
@@ -211,35 +239,45 @@ fn shards(n: usize) -> (Value, Vec<(String, i64)>) {
     (Value::Object(files), sums)
 }
 
+/// Where flytekit puts an upload: under the raw-output prefix, in a fresh random directory: a
+/// file by its name, a directory's files straight in it (`name` is `None`).
+fn assert_uploaded_as_flytekit_does(uri: &Value, name: Option<&str>) {
+    let uri = uri.as_str().unwrap();
+    let rest = uri.strip_prefix("s3://flyte/raw-out/").unwrap_or_default();
+    let (random, found) = rest.split_once('/').unwrap_or((rest, ""));
+    let found = (!found.is_empty()).then_some(found);
+    assert_eq!((random.len(), found), (32, name), "{uri}");
+}
+
 #[test]
 fn a_directory_of_shards_fans_out_and_a_file_comes_back() {
     let store = Store::start();
     let (files, sums) = shards(150);
-    let out = store.round_trip(
-        "shards",
-        json!({"shards": ["dir", files]}),
-        "shard-sums",
-        "file",
-    );
+    let out = store
+        .job(
+            guests::FILES,
+            "shard-sums",
+            "shards",
+            json!({"shards": ["dir", files]}),
+        )
+        .o0("file");
     let expected: String = sums.iter().map(|(n, s)| format!("{n},{s}\n")).collect();
     assert_eq!(out["text"], json!(expected));
-    // Where flytekit puts an upload: the raw-output prefix, a fresh random directory, the name.
-    let uri = out["uri"].as_str().unwrap();
-    let rest = uri.strip_prefix("s3://flyte/raw-out/").unwrap();
-    let (random, name) = rest.split_once('/').unwrap();
-    assert_eq!((random.len(), name), (32, "sums.csv"), "{uri}");
+    assert_uploaded_as_flytekit_does(&out["uri"], Some("sums.csv"));
 }
 
 #[test]
-fn directories_and_dataframes_come_back_as_flytekit_reads_them() {
+fn directories_come_back_as_flytekit_reads_them() {
     let store = Store::start();
     let (files, sums) = shards(40);
-    let out = store.round_trip(
-        "double",
-        json!({"src": ["dir", files.clone()]}),
-        "double-dir",
-        "dir",
-    );
+    let out = store
+        .job(
+            guests::FILES,
+            "double-dir",
+            "double",
+            json!({"src": ["dir", files]}),
+        )
+        .o0("dir");
     let doubled = out["files"].as_object().unwrap();
     assert_eq!(doubled.len(), 40);
     for (name, sum) in &sums {
@@ -247,24 +285,67 @@ fn directories_and_dataframes_come_back_as_flytekit_reads_them() {
         let total: i64 = text.lines().map(|l| l.parse::<i64>().unwrap()).sum();
         assert_eq!(total, 2 * sum, "{name}");
     }
+}
 
-    let rows = 1000;
+#[test]
+fn a_rust_task_parses_the_dataframe_pandas_wrote_and_writes_a_new_one() {
+    let store = Store::start();
+    let rows: i64 = 1000;
     let ids: Vec<i64> = (0..rows).collect();
     let amounts: Vec<f64> = (0..rows).map(|i| i as f64 * 0.25).collect();
-    let out = store.round_trip(
-        "table",
-        json!({"table": ["dataframe", {"id": ids, "amount": amounts}]}),
-        "copy-table",
-        "dataframe",
-    );
-    assert_eq!(out["rows"], json!(rows));
-    assert_eq!(out["columns"], json!(["id", "amount"]));
-    assert_eq!(out["sums"]["id"], json!((rows * (rows - 1) / 2) as f64));
-    assert_eq!(
-        out["sums"]["amount"],
-        json!(0.25 * (rows * (rows - 1) / 2) as f64)
-    );
+    let out = store
+        .job(
+            guests::FILES,
+            "filter-table",
+            "table",
+            json!({"table": ["dataframe", {"id": ids, "amount": amounts}], "every": ["int", 3]}),
+        )
+        .o0("dataframe");
+    // The rows whose id is a multiple of 3, with `total` = id + amount = 1.25 × id.
+    let kept: Vec<i64> = (0..rows).filter(|id| id % 3 == 0).collect();
+    assert_eq!(out["rows"], json!(kept.len()));
+    assert_eq!(out["columns"], json!(["id", "amount", "total"]));
+    assert_eq!(out["values"]["id"], json!(kept));
+    let id_sum: i64 = kept.iter().sum();
+    assert_eq!(out["sums"]["id"], json!(id_sum as f64));
+    assert_eq!(out["sums"]["amount"], json!(0.25 * id_sum as f64));
+    assert_eq!(out["sums"]["total"], json!(1.25 * id_sum as f64));
     assert_eq!(out["format"], json!("parquet"));
+}
+
+#[test]
+fn a_python_task_reads_a_file_a_directory_and_a_datetime_and_fans_out() {
+    let store = Store::start();
+    let (files, sums) = shards(30);
+    let spec = json!({
+        "notes": ["file", "shard totals\nsecond line\n"],
+        "shards": ["dir", files.clone()],
+        "at": ["datetime", "2024-05-01T12:30:00.123456+00:00"],
+    });
+    let report = store
+        .job(guests::FILES_PYTHON, "report", "py-report", spec)
+        .o0("file");
+    let mut expected = "shard totals\n2024-05-01T12:30:00.123456+00:00\n".to_owned();
+    expected.extend(sums.iter().map(|(n, s)| format!("{n},{s}\n")));
+    assert_eq!(report["text"], json!(expected));
+    assert_uploaded_as_flytekit_does(&report["uri"], Some("report.txt"));
+
+    let spec = json!({"shards": ["dir", files], "factor": ["int", -3]});
+    let scaled = store
+        .job(guests::FILES_PYTHON, "scaled", "py-scaled", spec)
+        .o0("dir");
+    let written = scaled["files"].as_object().unwrap();
+    assert_eq!(written.len(), sums.len());
+    for (name, sum) in &sums {
+        let total: i64 = written[name]
+            .as_str()
+            .unwrap()
+            .lines()
+            .map(|l| l.parse::<i64>().unwrap())
+            .sum();
+        assert_eq!(total, -3 * sum, "{name}");
+    }
+    assert_uploaded_as_flytekit_does(&scaled["uri"], None);
 }
 
 #[test]
@@ -278,13 +359,12 @@ fn bad_data_gives_classified_errors_that_name_the_uri() {
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(needle), "{needle:?} not in {message}");
     };
+    let size = |name: &str, spec: Value| store.job(guests::FILES, "size", name, spec).error();
 
     // A missing object.
-    let error = store.failure(
+    let error = size(
         "missing",
         json!({"f": ["file-uri", "s3://flyte/nothing/here.txt"]}),
-        "size",
-        "s3://flyte/raw-out",
     );
     check(
         &error,
@@ -295,12 +375,7 @@ fn bad_data_gives_classified_errors_that_name_the_uri() {
 
     // A directory where a file is expected: as a multipart literal, and as a single-blob
     // literal whose URI is a prefix.
-    let error = store.failure(
-        "dir-literal",
-        json!({"f": ["dir", {"a.txt": "1\n"}]}),
-        "size",
-        "s3://flyte/raw-out",
-    );
+    let error = size("dir-literal", json!({"f": ["dir", {"a.txt": "1\n"}]}));
     check(
         &error,
         "USER:bad-input",
@@ -314,12 +389,9 @@ fn bad_data_gives_classified_errors_that_name_the_uri() {
             .contains("s3://flyte/raw-in/"),
         "{error}"
     );
-    store.inputs("prefix", json!({"d": ["dir", {"b.txt": "2\n"}]}));
-    let error = store.failure(
+    let error = size(
         "prefix-as-file",
         json!({"f": ["file-uri", "s3://flyte/raw-in"]}),
-        "size",
-        "s3://flyte/raw-out",
     );
     check(
         &error,
@@ -338,23 +410,57 @@ fn bad_data_gives_classified_errors_that_name_the_uri() {
         ),
         ("unwritten", "/outputs/never.txt", "wrote nothing there"),
     ] {
-        let error = store.failure(
-            name,
-            json!({"path": ["str", path]}),
-            "claim",
-            "s3://flyte/raw-out",
-        );
+        let error = store
+            .job(guests::FILES, "claim", name, json!({"path": ["str", path]}))
+            .error();
         check(&error, "USER:denied", "NON_RECOVERABLE", needle);
         assert!(error["message"].as_str().unwrap().contains(path), "{error}");
     }
 
-    // An upload that fails (no such bucket): the platform's, retried, naming the URI.
-    let error = store.failure(
-        "upload",
-        json!({"src": ["dir", {"a.txt": "1\n", "b.txt": "2\n"}]}),
-        "double-dir",
-        "s3://no-such-bucket/raw",
+    // A dataset whose file is not parquet, and one without the column the task reads: the
+    // task's own error, naming the file and the column.
+    let filter = |name: &str, table: Value| {
+        let spec = json!({"table": table, "every": ["int", 2]});
+        store.job(guests::FILES, "filter-table", name, spec).error()
+    };
+    let error = filter(
+        "not-parquet",
+        json!(["dataframe-files", ["s3://flyte/text-table", {"00000": "id,amount\n1,2.5\n"}]]),
     );
+    check(
+        &error,
+        "USER:guest-error",
+        "NON_RECOVERABLE",
+        "s3://flyte/text-table/00000 is not a parquet file",
+    );
+    let error = filter(
+        "no-id",
+        json!(["dataframe", {"key": [1, 2, 3], "amount": [0.5, 1.5, 2.5]}]),
+    );
+    check(
+        &error,
+        "USER:guest-error",
+        "NON_RECOVERABLE",
+        "has no column `id`",
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("s3://flyte/raw-in/"),
+        "{error}"
+    );
+
+    // An upload that fails (no such bucket): the platform's, retried, naming the URI.
+    let error = store
+        .job(
+            guests::FILES,
+            "double-dir",
+            "upload",
+            json!({"src": ["dir", {"a.txt": "1\n", "b.txt": "2\n"}]}),
+        )
+        .raw("s3://no-such-bucket/raw")
+        .error();
     check(
         &error,
         "SYSTEM:storage",

@@ -8,6 +8,7 @@ mod distributed;
 mod cache;
 mod cli;
 mod data;
+mod data_cli;
 mod data_lazy;
 mod fanout;
 mod faults;

@@ -492,7 +492,7 @@ impl Outputs {
     }
 }
 
-fn upload_file(runtime: &Runtime, local: &Path, uri: &str) -> Result<(), DataError> {
+pub(crate) fn upload_file(runtime: &Runtime, local: &Path, uri: &str) -> Result<(), DataError> {
     let bytes = std::fs::read(local)
         .map_err(|e| DataError::Local(format!("cannot read {}: {e}", local.display())))?;
     let storage = |source| DataError::Storage {
@@ -510,7 +510,7 @@ fn upload_file(runtime: &Runtime, local: &Path, uri: &str) -> Result<(), DataErr
 
 /// The files under `dir`, as `/`-separated relative paths, sorted (symlinks are not followed:
 /// they could lead outside the output directory).
-fn files_under(dir: &Path) -> Result<Vec<String>, DataError> {
+pub(crate) fn files_under(dir: &Path) -> Result<Vec<String>, DataError> {
     let mut found = Vec::new();
     let mut todo = vec![PathBuf::new()];
     while let Some(relative) = todo.pop() {
@@ -534,7 +534,7 @@ fn files_under(dir: &Path) -> Result<Vec<String>, DataError> {
 }
 
 /// 16 random bytes in hex: the directory name flytekit gives each upload.
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     // getrandom fails only without an OS source of randomness; a fixed name still uploads.
     let _ = getrandom::fill(&mut bytes);

@@ -5,10 +5,10 @@
 //! in the runner pod), or to an embedded one — and writes `outputs.pb`, or `error.pb` on any
 //! failure.
 
-use crate::data::{Outputs, StorePort};
 use crate::error::SystemError;
 use crate::fanout::{ClusterChoice, ClusterGuard};
 use crate::offload::{OffloadError, fetch_offloaded, offload_large};
+use crate::root_data::RootData;
 use crate::storage::{Location, StorageError, read_blocking, write_blocking};
 use prost::Message;
 use std::sync::Arc;
@@ -165,30 +165,24 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
 
     // Stored inputs are mounted here (files fetched, directories listed), not by the sandbox,
     // so a store that fails is the platform's (recoverable) and a missing object the user's.
-    let data = Arc::new(StorePort::new(runtime.clone())?);
-    let mut mounts = data
-        .mount(task, &mut call_args)
-        .map_err(|e| e.to_job_failure())?;
-    let outputs = if task.returns_stored() {
-        let outputs = Outputs::new().map_err(|e| e.to_job_failure())?;
-        mounts.push(outputs.mount().into());
-        Some(outputs)
-    } else {
-        None
-    };
+    let mut data =
+        RootData::prepare(runtime, task, &mut call_args).map_err(|e| e.to_job_failure())?;
 
     let cluster = ClusterGuard::start(cluster_choice(job)?, &sandbox, Some(runtime))?;
     // Kept here too: a remote cluster takes no port, and the root's mounts live in its cache.
-    cluster.set_data(data.clone());
+    cluster.set_data(data.port());
+    let mounts = data.take_mounts();
     let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
     // The runner's log is what Flyte shows: the guest's output belongs there.
     let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
     let mut value = report.outcome.map_err(root_failure)?;
-    if let (Some(outputs), Some(value), Some(ty)) = (&outputs, value.as_mut(), task.output_type()) {
-        outputs
-            .upload(runtime, value, &ty, job.raw_output_prefix.as_deref())
-            .map_err(|e| e.to_job_failure())?;
-    }
+    data.upload(
+        runtime,
+        task,
+        value.as_mut(),
+        job.raw_output_prefix.as_deref(),
+    )
+    .map_err(|e| e.to_job_failure())?;
     let mut literals = outputs_from_result(value.as_ref(), task).map_err(JobFailure::Task)?;
     let interface = wasmdask_flyte::typed_interface_of(task);
     let output_type = |name: &str| {

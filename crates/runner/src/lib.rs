@@ -10,10 +10,13 @@
 //!   [`fanout::ClusterGuard`] keeps it alive for the run.
 //! - [`execute`] — the Flyte job runner (`wasmdask execute`: the pyflyte-execute contract,
 //!   `inputs.pb` → `outputs.pb` or `error.pb`).
-//! - [`inputs`] — `key=value` arguments as the `inputs.pb` Flyte would write (`wasmdask render`).
+//! - [`inputs`] — `key=value` arguments as the `inputs.pb` Flyte would write (`wasmdask render`);
+//!   [`local_data`] — file, directory and dataset arguments given as local paths there and to
+//!   `wasmdask run`.
 //! - [`data`] — files, directories and datasets (`wasmdask:task/data`): inputs fetched once
 //!   per process and mounted per execution ([`data::StorePort`]), outputs uploaded
-//!   ([`data::Outputs`]); [`offload`] — offloaded literals, read and written as flytekit does.
+//!   ([`data::Outputs`]); [`root_data`] — the port, mounts and `/outputs` of one root call;
+//!   [`offload`] — offloaded literals, read and written as flytekit does.
 //! - [`storage`] — the URIs those files live at, behind the [`storage::Storage`] trait.
 //! - [`error`] — [`RunError`] and the [`SystemError`] of the platform around a task, which is
 //!   never labelled with a task-error kind.
@@ -25,7 +28,9 @@ pub mod error;
 pub mod execute;
 pub mod fanout;
 pub mod inputs;
+pub mod local_data;
 pub mod offload;
+pub mod root_data;
 pub mod storage;
 pub mod task;
 

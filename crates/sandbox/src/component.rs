@@ -215,6 +215,14 @@ impl LoadedComponent {
         }
     }
 
+    /// Whether any export takes or returns a file, directory or dataset: only then does a run
+    /// need a [`DataPort`](crate::DataPort) and an object-store client.
+    pub fn uses_stored_data(&self) -> bool {
+        self.tasks
+            .iter()
+            .any(|t| t.has_stored_params() || t.returns_stored())
+    }
+
     fn task_names(&self) -> String {
         self.tasks
             .iter()

@@ -19,7 +19,7 @@ use wasmdask_flyte::Resources;
 use wasmdask_flyte::template::{component_ref, execute_args_at};
 use wasmdask_k8s::default_cluster_name;
 use wasmdask_k8s::{RenderSpec, dask_cluster, dask_job, pods};
-use wasmdask_runner::inputs::{inputs_map, write_inputs};
+use wasmdask_runner::inputs::parse_inputs;
 use wasmdask_runner::storage::Location;
 use wasmdask_runner::task::{inspect_component, pick_task};
 
@@ -37,6 +37,10 @@ without them, --inputs names an inputs.pb that already exists. They are KEY=VALU
 text as it is), KEY=@- from stdin, KEY=@@TEXT is the text @TEXT (see `wasmdask run --help`):
   wasmdask render tasks.wasm -f summarize --image ghcr.io/me/wasmdask:0.1 \\
       --output-prefix s3://bucket/runs/2 -- samples=@samples.json label=weights
+A file, directory or dataset parameter takes an object-store URI, which the pods read where it
+is, or a local path, which is first copied to <output-prefix>/inputs/<random>/<name>:
+  wasmdask render tasks.wasm -f shard-sums --image ghcr.io/me/wasmdask:0.1 \\
+      --output-prefix s3://bucket/runs/3 -- shards=./shards/
 
 The scheduler listens beyond loopback, so it refuses to start without WASMDASK_TOKEN: every
 container reads it from the Secret key --token-secret names (NAME or NAME/KEY, as for
@@ -148,7 +152,8 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
         if !args.args.is_empty() || args.inputs.is_none() {
             inputs_to_write = Some((
                 inputs.clone(),
-                inputs_map(&task, &args.args, read_arg_file)?,
+                prefix.to_string(),
+                parse_inputs(&task, &args.args, read_arg_file)?,
             ));
         }
         let uri = match &args.component_uri {
@@ -179,8 +184,8 @@ pub(super) fn render(args: RenderArgs) -> Result<(), Failure> {
         Format::Daskcluster => print(&dask_cluster(&spec).map_err(usage)?, args.json),
         Format::Pods => print(&pods(&spec).map_err(usage)?, args.json),
     }?;
-    if let Some((uri, map)) = inputs_to_write {
-        write_inputs(&uri, &map)?;
+    if let Some((uri, prefix, inputs)) = inputs_to_write {
+        inputs.write(&uri, &prefix)?;
         eprintln!("wrote the inputs to {uri}");
     }
     print!("{text}");

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmdask_cluster::{FailedSubtasks, GuestOutput, Progress};
 use wasmdask_runner::fanout::{ClusterChoice, ClusterGuard};
+use wasmdask_runner::local_data::{absolute_prefix, resolve_local_paths};
+use wasmdask_runner::root_data::RootData;
 use wasmdask_runner::task::{load_component, pick_task};
 use wasmdask_sandbox::{ExecReport, Sandbox};
 use wasmdask_values as values;
@@ -30,7 +32,12 @@ KEY=@FILE reads the value from FILE (relative to the current directory, or absol
 too big for a command line: FILE holds the value's JSON, except for a string (or option<string>)
 parameter, which takes FILE's text exactly as it is, final newline included (`printf %s`, not
 `echo`, to leave it out). KEY=@- reads the value from stdin (one argument at most). To pass a
-value that starts with `@`, double it: KEY=@@TEXT is the text @TEXT. A bare KEY=@ is an error.";
+value that starts with `@`, double it: KEY=@@TEXT is the text @TEXT. A bare KEY=@ is an error.
+
+A file, directory or dataset parameter (wasmdask:task/data) takes a local path or an object-store
+URI; the task reads it under /inputs, and what it returns is copied under --outputs:
+  wasmdask run tasks.wasm -f shard-sums -- shards=./shards/
+  wasmdask run tasks.wasm -f shard-sums --outputs s3://bucket/out -- shards=s3://bucket/shards/";
 
 #[derive(Debug, Args)]
 #[command(after_help = RUN_EXAMPLES)]
@@ -65,6 +72,11 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "scheduler")]
     pub processes: bool,
 
+    /// Where files, directories and datasets the task returns are copied, each to a fresh
+    /// `<random>/<name>` under it: a local directory or an object-store URI (s3://…).
+    #[arg(long, value_name = "PREFIX", default_value = "wasmdask-outputs")]
+    pub outputs: String,
+
     #[command(flatten)]
     pub exec: ExecutionArgs,
 
@@ -83,8 +95,18 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
     let sandbox = Sandbox::new(config).map_err(|e| Failure::host(e.to_string()))?;
     let component = load_component(&sandbox, &args.component)?;
     let task = pick_task(&component, args.function.as_deref())?;
-    let call_args = values::args_from_key_values(&args.args, &task.params, read_arg_file)
+    let mut call_args = values::args_from_key_values(&args.args, &task.params, read_arg_file)
         .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
+    resolve_local_paths(&task, &mut call_args)?;
+    // Only a component that handles stored data pays for an object-store client.
+    let mut data = if component.uses_stored_data() {
+        let runtime = Arc::new(wasmdask_runner::runtime()?);
+        let data = RootData::prepare(&runtime, &task, &mut call_args)
+            .map_err(|e| Failure::task(&e.to_task_error()))?;
+        Some((runtime, data))
+    } else {
+        None
+    };
 
     let choice = if args.processes {
         ClusterChoice::Processes {
@@ -101,9 +123,14 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
     } else {
         ClusterChoice::Embedded { workers }
     };
-    let cluster = ClusterGuard::start(choice, &sandbox, None)?;
+    let cluster = ClusterGuard::start(choice, &sandbox, data.as_ref().map(|(rt, _)| rt))?;
+    let mut mounts = Vec::new();
+    if let Some((_, data)) = data.as_mut() {
+        cluster.set_data(data.port());
+        mounts = data.take_mounts();
+    }
     let bar = progress_bar(cluster.progress.clone());
-    let report = cluster.run(&sandbox, &component, &task.name, call_args)?;
+    let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
     if let Some(stop) = bar {
         stop.store(true, Ordering::Relaxed);
     }
@@ -113,7 +140,12 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
     for denial in &report.denials {
         tracing::warn!("{}", denial.explain());
     }
-    let value = report.outcome.map_err(|e| Failure::task(&e))?;
+    let mut value = report.outcome.map_err(|e| Failure::task(&e))?;
+    if let Some((runtime, data)) = &data {
+        let outputs = absolute_prefix(&args.outputs)?;
+        data.upload(runtime, &task, value.as_mut(), Some(&outputs))
+            .map_err(|e| Failure::task(&e.to_task_error()))?;
+    }
     let json = value
         .as_ref()
         .map_or(serde_json::Value::Null, values::from_val);

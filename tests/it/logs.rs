@@ -110,3 +110,70 @@ fn rust_log_format_sets_the_format_and_is_checked() {
     assert_eq!(bad.status.code(), Some(2));
     assert_stderr_has(&bad, "invalid value 'xml' for '--log-format <FORMAT>'");
 }
+
+#[test]
+fn guest_output_is_json_lines_too() {
+    // `run --verbose`: the root's log call and stdout, and the summary.
+    let out = wasmdask_with(
+        &[
+            "--log-format",
+            "json",
+            "run",
+            guests::FAULTS,
+            "-f",
+            "log-and-print",
+            "-v",
+            "--",
+            "message=hi",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let guest: Vec<_> = lines.iter().filter(|l| l["target"] == "guest").collect();
+    assert!(
+        guest
+            .iter()
+            .any(|l| l["stream"] == "log" && l["guest_level"] == "info" && l["message"] == "hi"),
+        "{lines:?}"
+    );
+    assert!(guest.iter().any(|l| l["stream"] == "stdout"), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l["message"] == "task finished"),
+        "{lines:?}"
+    );
+
+    // `execute`, as a Flyte pod runs it: what the guest wrote is in the pod's JSON log.
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("inputs.pb");
+    crate::flyte::flytekit(
+        tmp.path(),
+        &[
+            "write-inputs",
+            inputs.to_str().unwrap(),
+            r#"{"message": ["str", "hi"]}"#,
+        ],
+    );
+    let out = wasmdask_with(
+        &[
+            "execute",
+            "--inputs",
+            inputs.to_str().unwrap(),
+            "--output-prefix",
+            tmp.path().to_str().unwrap(),
+            "--",
+            guests::FAULTS,
+            "log-and-print",
+        ],
+        &[("RUST_LOG_FORMAT", "json")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(tmp.path().join("outputs.pb").exists(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["target"] == "guest" && l["source"] == "guest" && l["message"] == "hi"),
+        "{lines:?}"
+    );
+}

@@ -83,6 +83,70 @@ impl GuestOutput {
     }
 }
 
+impl GuestOutput {
+    /// The same, as one JSON object per line for log collectors (`--log-format json`): each
+    /// `log` call, and each line of stdout and stderr, with the shape of the host's own JSON
+    /// log lines (`timestamp`, `level`, `target`, `message`) plus `source` (`whose`), `stream`
+    /// and, for a `log` call, the guest's own `guest_level`.
+    pub fn print_json(&self, out: &mut impl Write, whose: &str) -> std::io::Result<()> {
+        let line = JsonLine::now(whose);
+        for log in &self.logs {
+            let level = match log.level.as_str() {
+                "error" => "ERROR",
+                "warn" => "WARN",
+                _ => "INFO",
+            };
+            line.write(out, "log", level, Some(&log.level), &log.message)?;
+        }
+        for (name, bytes) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            for text in String::from_utf8_lossy(bytes).lines() {
+                line.write(out, name, "INFO", None, text)?;
+            }
+        }
+        if self.truncated {
+            line.write(out, "log", "WARN", None, "older output was cut")?;
+        }
+        Ok(())
+    }
+}
+
+/// JSON log lines of one source of guest output, stamped with one time.
+struct JsonLine<'a> {
+    timestamp: String,
+    source: &'a str,
+}
+
+impl<'a> JsonLine<'a> {
+    fn now(source: &'a str) -> Self {
+        JsonLine {
+            timestamp: humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string(),
+            source,
+        }
+    }
+
+    fn write(
+        &self,
+        out: &mut impl Write,
+        stream: &str,
+        level: &str,
+        guest_level: Option<&str>,
+        message: &str,
+    ) -> std::io::Result<()> {
+        let mut object = serde_json::json!({
+            "timestamp": self.timestamp,
+            "level": level,
+            "target": "guest",
+            "source": self.source,
+            "stream": stream,
+            "message": message,
+        });
+        if let Some(guest_level) = guest_level {
+            object["guest_level"] = guest_level.into();
+        }
+        writeln!(out, "{object}")
+    }
+}
+
 fn lossy_text<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&String::from_utf8_lossy(bytes))
 }
@@ -115,6 +179,26 @@ impl FailedSubtasks {
                 output,
             });
         }
+    }
+
+    /// [`print`](Self::print) as JSON lines (see [`GuestOutput::print_json`]).
+    pub fn print_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let kept = self.kept.lock();
+        for failure in kept.iter() {
+            let source = format!("subtask {}", failure.function);
+            let mut message = failure.error.to_string();
+            if let Some(detail) = &failure.error.detail {
+                message = format!("{message}\n{}", detail.trim_end());
+            }
+            JsonLine::now(&source).write(out, "error", "ERROR", None, &message)?;
+            failure.output.print_json(out, &source)?;
+        }
+        let total = self.total.load(Ordering::Relaxed);
+        if total > kept.len() as u64 {
+            let more = format!("and {} more failed subtasks", total - kept.len() as u64);
+            JsonLine::now("subtask").write(out, "error", "ERROR", None, &more)?;
+        }
+        Ok(())
     }
 
     /// Prints each kept failure with its output, and how many more there were.

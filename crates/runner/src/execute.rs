@@ -49,6 +49,8 @@ pub struct Job {
     pub tls_ca: Option<std::path::PathBuf>,
     /// How long a scheduler that is still starting is waited for.
     pub connect_timeout: Duration,
+    /// Print the guest's output as JSON lines, as the host logs (`--log-format json`).
+    pub json_logs: bool,
 }
 
 /// What the job wrote.
@@ -174,7 +176,14 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
     let mounts = data.take_mounts();
     let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
     // The runner's log is what Flyte shows: the guest's output belongs there.
-    let _ = GuestOutput::all_of(&report).print(&mut std::io::stderr().lock(), "guest");
+    let output = GuestOutput::all_of(&report);
+    let mut stderr = std::io::stderr().lock();
+    let _ = if job.json_logs {
+        output.print_json(&mut stderr, "guest")
+    } else {
+        output.print(&mut stderr, "guest")
+    };
+    drop(stderr);
     let mut value = report.outcome.map_err(root_failure)?;
     data.upload(
         runtime,

@@ -90,6 +90,7 @@ pub(super) fn execute(args: ExecuteArgs, log_format: LogFormat) -> Result<(), Fa
         token: args.exec.auth.token.clone(),
         tls_ca: args.exec.auth.tls_ca.clone(),
         connect_timeout: args.connect_timeout,
+        json_logs: log_format == LogFormat::Json,
     };
     let written = wasmdask_runner::execute::execute(&job)?;
     let Some(failure) = written.failure else {

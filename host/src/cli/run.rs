@@ -1,6 +1,6 @@
 //! `wasmdask run`: call one task export with typed arguments on an embedded cluster.
 
-use super::{ExecutionArgs, Failure, Logging, default_workers};
+use super::{ExecutionArgs, Failure, LogFormat, Logging, default_workers};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Read, Write};
@@ -135,7 +135,7 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
         stop.store(true, Ordering::Relaxed);
     }
     if args.verbose {
-        print_guest_output(&report, &cluster.failures);
+        print_guest_output(&report, &cluster.failures, logging.format);
     }
     for denial in &report.denials {
         tracing::warn!("{}", denial.explain());
@@ -208,9 +208,26 @@ fn progress_bar(progress: Arc<Progress>) -> Option<Arc<AtomicBool>> {
 
 /// The root task's output, then the failed subtasks' (embedded or remote alike: workers send a
 /// failed task's output back with its error).
-fn print_guest_output(report: &ExecReport, failures: &FailedSubtasks) {
+fn print_guest_output(report: &ExecReport, failures: &FailedSubtasks, format: LogFormat) {
     let mut err = std::io::stderr().lock();
-    let _ = GuestOutput::all_of(report).print(&mut err, "guest");
+    let output = GuestOutput::all_of(report);
+    if format == LogFormat::Json {
+        let _ = output.print_json(&mut err, "guest");
+        let _ = failures.print_json(&mut err);
+        // Written, not logged: `--verbose` asks for it whatever the log filter.
+        let summary = serde_json::json!({
+            "timestamp": humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string(),
+            "level": "INFO",
+            "target": "wasmdask::run",
+            "message": "task finished",
+            "instantiate": format!("{:?}", report.instantiate_time),
+            "total": format!("{:?}", report.elapsed),
+            "submitted": report.submitted,
+        });
+        let _ = writeln!(err, "{summary}");
+        return;
+    }
+    let _ = output.print(&mut err, "guest");
     let _ = failures.print(&mut err);
     let _ = writeln!(
         err,

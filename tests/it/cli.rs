@@ -186,6 +186,8 @@ fn wasmdask_in(dir: &std::path::Path, args: &[&str], input: &[u8]) -> std::proce
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasmdask"))
         .args(args)
         .current_dir(dir)
+        // `@~/…` names a file in `dir`.
+        .env("HOME", dir)
         .env("WASMDASK_CACHE_DIR", cache_dir())
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
@@ -224,11 +226,14 @@ fn run_reads_a_big_argument_from_a_file_or_stdin() {
     std::fs::create_dir(dir.path().join("data")).unwrap();
     std::fs::write(dir.path().join("data/xs.json"), &json).unwrap();
     let expected = serde_json::json!(numbers);
-    // Relative to the current directory, or absolute.
+    // Relative to the current directory, absolute, or under the home directory.
     let out = run_types(dir.path(), "echo-list-u32", &["x=@data/xs.json"], b"");
     assert_eq!(json_out(&out), expected);
     let absolute = format!("x=@{}", dir.path().join("data/xs.json").display());
     let out = run_types(dir.path(), "echo-list-u32", &[&absolute], b"");
+    assert_eq!(json_out(&out), expected);
+    // The shell leaves `~` after `=@` alone; wasmdask reads it as the home directory.
+    let out = run_types(dir.path(), "echo-list-u32", &["x=@~/data/xs.json"], b"");
     assert_eq!(json_out(&out), expected);
     let out = run_types(dir.path(), "echo-list-u32", &["x=@-"], &json);
     assert_eq!(json_out(&out), expected);

@@ -28,11 +28,12 @@ Arguments are KEY=VALUE pairs after `--`, one per parameter. VALUE is JSON when 
 parameter's type (numbers, lists, records as objects, options as null or the value); for string
 parameters any text is taken literally. `wasmdask inspect` lists the parameters.
 
-KEY=@FILE reads the value from FILE (relative to the current directory, or absolute), for values
-too big for a command line: FILE holds the value's JSON, except for a string (or option<string>)
-parameter, which takes FILE's text exactly as it is, final newline included (`printf %s`, not
-`echo`, to leave it out). KEY=@- reads the value from stdin (one argument at most). To pass a
-value that starts with `@`, double it: KEY=@@TEXT is the text @TEXT. A bare KEY=@ is an error.
+KEY=@FILE reads the value from FILE (relative to the current directory, absolute, or ~/…), for
+values too big for a command line: FILE holds the value's JSON, except for a string (or
+option<string>) parameter, which takes FILE's text exactly as it is, final newline included
+(`printf %s`, not `echo`, to leave it out). KEY=@- reads the value from stdin (one argument at
+most). To pass a value that starts with `@`, double it: KEY=@@TEXT is the text @TEXT. A bare
+KEY=@ is an error.
 
 A file, directory or dataset parameter (wasmdask:task/data) takes a local path or an object-store
 URI; the task reads it under /inputs, and what it returns is copied under --outputs:
@@ -161,10 +162,14 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
 }
 
 /// The bytes of a `KEY=@FILE` (or `KEY=@-`) task argument, read whole: the values crate
-/// parses them and words the error.
+/// parses them and words the error. A leading `~/` is the home directory, since the shell
+/// expands `~` after `KEY=` but not after `KEY=@`.
 pub(super) fn read_arg_file(file: values::ArgFile<'_>) -> std::io::Result<Vec<u8>> {
     match file {
-        values::ArgFile::Path(path) => std::fs::read(path),
+        values::ArgFile::Path(path) => match (path.strip_prefix("~/"), std::env::home_dir()) {
+            (Some(rest), Some(home)) => std::fs::read(home.join(rest)),
+            _ => std::fs::read(path),
+        },
         values::ArgFile::Stdin => {
             let mut bytes = Vec::new();
             std::io::stdin().lock().read_to_end(&mut bytes)?;

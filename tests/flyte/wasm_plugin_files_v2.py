@@ -5,7 +5,7 @@ sums the file's lines (`line-sum`) and fans out over the shards (`shard-sums`, a
 out), and a Python task downloads that file and reports its lines with the file's sum.
 
 It prints the report, then one line of JSON: the literal types flyte-sdk gives a dataset
-parameter (`copy-table`'s, checked against the host's when it is declared) and a dataset with
+parameter (`filter-table`'s, checked against the host's when it is declared) and a dataset with
 columns, from the plugin's Python types."""
 
 import json
@@ -23,8 +23,8 @@ FILES = os.environ["WASMDASK_FILES_WASM"]
 line_sum = WasmTask(name="files.line_sum", component=FILES, function="line-sum")
 shard_sums = WasmTask(name="files.shard_sums", component=FILES, function="shard-sums")
 # A structured dataset in and out: declaring it checks flyte-sdk's type is the host's (parquet).
-copy_table = WasmTask(name="files.copy_table", component=FILES, function="copy-table")
-wasm = flyte.TaskEnvironment.from_task("files_wasm", line_sum, shard_sums, copy_table)
+filter_table = WasmTask(name="files.filter_table", component=FILES, function="filter-table")
+wasm = flyte.TaskEnvironment.from_task("files_wasm", line_sum, shard_sums, filter_table)
 env = flyte.TaskEnvironment(name="files", depends_on=[wasm])
 
 
@@ -75,9 +75,9 @@ if __name__ == "__main__":
     from flyteplugins.wasmdask.task import python_type
     from google.protobuf.json_format import MessageToDict
 
-    interface = MessageToDict(transform_native_to_typed_interface(copy_table.interface))
+    interface = MessageToDict(transform_native_to_typed_interface(filter_table.interface))
     columns, _ = python_type(
         "record { dataset-path: string, uri: string, format: string, columns: option<row> }",
         "STRUCTURED_DATASET(parquet: region STRING, amount FLOAT, units INTEGER)",
     )
-    print(json.dumps({"copy_table": interface, "columns": MessageToDict(TypeEngine.to_literal_type(columns))}))
+    print(json.dumps({"filter_table": interface, "columns": MessageToDict(TypeEngine.to_literal_type(columns))}))

@@ -208,3 +208,49 @@ fn render_copies_local_data_where_the_runner_reads_it() {
     let outputs: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
     assert_eq!(outputs["o0"]["text"], want.as_str(), "{outputs}");
 }
+
+#[test]
+fn a_dataset_is_a_directory_of_parquet_files_or_one_parquet_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    // pandas writes the same 10 rows as one file and as a directory of two.
+    let write = Command::new(python())
+        .args([
+            "-c",
+            "import pandas as pd, os\n\
+df = pd.DataFrame({'id': list(range(10)), 'amount': [0.5 * i for i in range(10)]})\n\
+df.to_parquet('one.parquet')\n\
+os.mkdir('parts')\n\
+df[:4].to_parquet('parts/a.parquet')\n\
+df[4:].to_parquet('parts/b.parquet')",
+        ])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(write.status.success(), "{}", stderr(&write));
+    for table in ["one.parquet", "./parts/"] {
+        let args = [
+            "-f",
+            "filter-table",
+            "--",
+            &format!("table={table}"),
+            "every=3",
+        ];
+        let dataset = result(&run(tmp.path(), &[], &args));
+        let uri = dataset["uri"].as_str().unwrap();
+        let read = Command::new(python())
+            .args([
+                "-c",
+                "import pandas as pd, sys, json\n\
+df = pd.read_parquet(sys.argv[1])\n\
+print(json.dumps({'ids': sorted(df['id'].tolist()), 'total': float(df['total'].sum())}))",
+                uri,
+            ])
+            .output()
+            .unwrap();
+        assert!(read.status.success(), "{table}: {}", stderr(&read));
+        let got: Value = serde_json::from_str(stdout(&read).trim()).unwrap();
+        // Rows 0, 3, 6, 9 are kept; total = id + amount = 1.5 · id.
+        assert_eq!(got["ids"], serde_json::json!([0, 3, 6, 9]), "{table}");
+        assert_eq!(got["total"], 27.0, "{table}");
+    }
+}

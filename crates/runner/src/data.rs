@@ -242,7 +242,21 @@ impl StorePort {
         let location = Location::parse(uri).map_err(storage)?;
         let names = self.runtime.block_on(location.list()).map_err(storage)?;
         if names.is_empty() {
-            let is_file = self.runtime.block_on(location.read()).is_ok();
+            let is_file = self
+                .runtime
+                .block_on(location.is_object())
+                .map_err(storage)?;
+            if is_file && matches!(data, DataType::Dataset { .. }) {
+                // A dataset may be one parquet file (`s3://b/t.parquet`, as `df.to_parquet`
+                // writes it): the mount is a directory holding just that file.
+                let name = file_name(uri);
+                let object = self.object(uri)?;
+                link(&object.path, &dir.join(&name))?;
+                return Ok(Listing {
+                    runtime: self.runtime.clone(),
+                    files: HashMap::from([(name, object)]),
+                });
+            }
             return Err(DataError::Input(if is_file {
                 format!("{uri} is a file, but the task takes {} here", data.noun())
             } else {
@@ -263,7 +277,8 @@ impl StorePort {
         }
         if let Some(both) = names.iter().find(|name| dirs.contains(name.as_str())) {
             return Err(DataError::Input(format!(
-                "{uri} holds an object `{both}` and objects under `{both}/`: a directory                  cannot have both"
+                "{uri} holds an object `{both}` and objects under `{both}/`: a directory \
+                 cannot have both"
             )));
         }
         let mut files = HashMap::new();

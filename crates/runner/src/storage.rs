@@ -192,6 +192,22 @@ impl Location {
         Ok(found)
     }
 
+    /// Whether an object exists at exactly this location (a HEAD request: nothing is read).
+    ///
+    /// # Errors
+    ///
+    /// The store's error other than "not found".
+    pub async fn is_object(&self) -> Result<bool, StorageError> {
+        match self.store.head(&self.path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(source) => Err(StorageError::Store {
+                uri: self.uri.clone(),
+                source,
+            }),
+        }
+    }
+
     /// The local file at `path` (absolute, or relative to the working directory).
     fn local(uri: &str, path: &str) -> Result<Self, StorageError> {
         let invalid = |e: &dyn std::fmt::Display| StorageError::Invalid {

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use wasmdask_cluster::{RemoteCluster, Target};
-use wasmdask_sandbox::{Arg, Call, ErrorKind, FanOut};
+use wasmdask_runner::data::StorePort;
+use wasmdask_sandbox::{
+    Arg, Call, DataPort, DirGrant, ErrorKind, FanOut, Grants, Mount, Sandbox, SandboxConfig,
+    TaskError, TaskSig,
+};
 
 use crate::common::{cache_dir, guests, load, sandbox, test_limits};
 use crate::distributed::{BIN, Cluster};
@@ -275,4 +279,69 @@ fn a_missing_shard_fails_its_subtask_as_bad_input_naming_the_uri() {
         error.message.contains(&format!("{missing} does not exist")),
         "{error:?}"
     );
+}
+
+/// The runner's port, but one file vanishes from the store right after the directory is
+/// listed: the guest then reads a file the listing promised and the store no longer has.
+#[derive(Debug)]
+struct Vanishing {
+    port: StorePort,
+    victim: PathBuf,
+}
+
+impl DataPort for Vanishing {
+    fn mount_inputs(
+        &self,
+        task: &TaskSig,
+        args: &mut [wasmtime::component::Val],
+    ) -> Result<Vec<Mount>, TaskError> {
+        let mounts = self.port.mount_inputs(task, args)?;
+        std::fs::remove_file(&self.victim).unwrap();
+        Ok(mounts)
+    }
+}
+
+#[test]
+fn a_listed_file_gone_when_the_task_opens_it_fails_the_task_as_bad_input_naming_the_uri() {
+    let src = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        std::fs::write(src.path().join(format!("shard-{i}.txt")), format!("{i}\n")).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        limits: test_limits(),
+        grants: Grants {
+            env: Vec::new(),
+            dirs: vec![DirGrant {
+                host: out.path().to_path_buf(),
+                guest: "/outputs".into(),
+                read_only: false,
+            }],
+        },
+        cache_dir: Some(cache_dir()),
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    let component = load(&sandbox, guests::FILES);
+    let params = &component.task("double-dir").unwrap().params;
+    let uri = src.path().to_str().unwrap();
+    let args = wasmdask_values::args_from_json(&json!({"src": uri}), params).unwrap();
+    let runtime = Arc::new(wasmdask_runner::runtime().unwrap());
+    let port = Vanishing {
+        port: StorePort::new(runtime).unwrap(),
+        victim: src.path().join("shard-1.txt"),
+    };
+    let report = sandbox.execute_encoded(&component, "double-dir", args, None, 0, Some(&port));
+    let error = report.outcome.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::BadInput, "{error:?}");
+    assert!(
+        error
+            .message
+            .contains(&format!("{uri}/shard-1.txt does not exist")),
+        "{error:?}"
+    );
+    // The file read before it was whole; the one after it was never reached.
+    let copied = |name: &str| std::fs::read_to_string(out.path().join("copy").join(name));
+    assert_eq!(copied("shard-0.txt").unwrap(), "0\n");
+    assert!(copied("shard-2.txt").is_err());
 }

@@ -254,3 +254,31 @@ print(json.dumps({'ids': sorted(df['id'].tolist()), 'total': float(df['total'].s
         assert_eq!(got["total"], 27.0, "{table}");
     }
 }
+
+#[test]
+fn a_task_cannot_change_its_inputs_or_read_around_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    shards(tmp.path());
+    let first = tmp.path().join("shards/s00.txt");
+    let before = std::fs::read_to_string(&first).unwrap();
+    // The directory is mounted lazily: every attempt goes through the sandbox's shadows of
+    // open-at and stat-at before wasmtime-wasi refuses it.
+    let got = result(&run(
+        tmp.path(),
+        &[],
+        &["-f", "trespass", "--", "src=./shards/"],
+    ));
+    assert_eq!(
+        got,
+        serde_json::json!([[], before]),
+        "attempts that succeeded, then the first file"
+    );
+    assert_eq!(std::fs::read_to_string(&first).unwrap(), before);
+    let names = std::fs::read_dir(tmp.path().join("shards"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        names, SHARDS,
+        "nothing was added to or removed from the input"
+    );
+}

@@ -95,6 +95,78 @@ impl Guest for Files {
             .map_err(|e| format!("cannot stat {}: {e}", f.path))
     }
 
+    fn trespass(src: Directory) -> Result<(Vec<String>, String), String> {
+        let first = src
+            .file_names()?
+            .into_iter()
+            .next()
+            .ok_or("the directory is empty")?;
+        let dir = src.dir_path.clone();
+        let inside = src.path_of(&first).display().to_string();
+        let attempts: Vec<(String, Box<dyn Fn() -> std::io::Result<()>>)> = vec![
+            (
+                format!("create {dir}/new.txt"),
+                Box::new({
+                    let dir = dir.clone();
+                    move || fs::write(format!("{dir}/new.txt"), "x")
+                }),
+            ),
+            (
+                format!("overwrite {inside}"),
+                Box::new({
+                    let inside = inside.clone();
+                    move || fs::write(&inside, "overwritten")
+                }),
+            ),
+            (
+                format!("truncate {inside}"),
+                Box::new({
+                    let inside = inside.clone();
+                    move || fs::OpenOptions::new().write(true).open(&inside)?.set_len(0)
+                }),
+            ),
+            (
+                format!("delete {inside}"),
+                Box::new({
+                    let inside = inside.clone();
+                    move || fs::remove_file(&inside)
+                }),
+            ),
+            (
+                format!("mkdir {dir}/sub"),
+                Box::new({
+                    let dir = dir.clone();
+                    move || fs::create_dir(format!("{dir}/sub"))
+                }),
+            ),
+            (
+                format!("read {dir}/../../../etc/passwd"),
+                Box::new({
+                    let dir = dir.clone();
+                    move || fs::read(format!("{dir}/../../../etc/passwd")).map(drop)
+                }),
+            ),
+            (
+                "read /etc/passwd".to_string(),
+                Box::new(|| fs::read("/etc/passwd").map(drop)),
+            ),
+            (
+                format!("list {dir}/.."),
+                Box::new({
+                    let dir = dir.clone();
+                    move || fs::read_dir(format!("{dir}/..")).map(drop)
+                }),
+            ),
+        ];
+        let succeeded = attempts
+            .into_iter()
+            .filter(|(_, attempt)| attempt().is_ok())
+            .map(|(what, _)| what)
+            .collect();
+        let text = fs::read_to_string(&inside).map_err(|e| format!("cannot read {inside}: {e}"))?;
+        Ok((succeeded, text))
+    }
+
     fn claim(path: String) -> File {
         File {
             path,

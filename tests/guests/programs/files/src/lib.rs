@@ -16,6 +16,9 @@ wasmdask_guest::wit_bindgen::generate!({
 
 struct Files;
 
+/// What `trespass` tries, and the trying.
+type Attempt = (String, Box<dyn Fn() -> std::io::Result<()>>);
+
 fn sum_lines(text: &str) -> Result<i64, String> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
@@ -103,7 +106,7 @@ impl Guest for Files {
             .ok_or("the directory is empty")?;
         let dir = src.dir_path.clone();
         let inside = src.path_of(&first).display().to_string();
-        let attempts: Vec<(String, Box<dyn Fn() -> std::io::Result<()>>)> = vec![
+        let attempts: Vec<Attempt> = vec![
             (
                 format!("create {dir}/new.txt"),
                 Box::new({

@@ -9,7 +9,8 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::common::{cache_dir, guests, stderr, stdout};
-use crate::flyte::{Moto, flytekit, python, repo};
+use crate::flyte::{Moto, flytekit, python};
+use crate::flyte_data::flyte_data_py;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wasmdask");
 const SHARDS: usize = 25;
@@ -93,11 +94,7 @@ fn run_takes_object_store_uris_and_writes_its_outputs_there() {
             local.to_str().unwrap(),
         ]);
     }
-    let env = [
-        ("FLYTE_AWS_ENDPOINT", moto.endpoint.as_str()),
-        ("FLYTE_AWS_ACCESS_KEY_ID", "test"),
-        ("FLYTE_AWS_SECRET_ACCESS_KEY", "test"),
-    ];
+    let env = moto.env();
     let file = result(&run(
         tmp.path(),
         &env,
@@ -197,15 +194,7 @@ fn render_copies_local_data_where_the_runner_reads_it() {
         .output()
         .unwrap();
     assert!(execute.status.success(), "{}", stderr(&execute));
-    let read = Command::new(python())
-        .arg(repo().join("tests/flyte/flyte_data.py"))
-        .args(["read-outputs", prefix, "file"])
-        .env("TMPDIR", tmp.path())
-        .output()
-        .unwrap();
-    assert!(read.status.success(), "{}", stderr(&read));
-    let line = stdout(&read);
-    let outputs: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let outputs = flyte_data_py(tmp.path(), &[], &["read-outputs", prefix, "file"]);
     assert_eq!(outputs["o0"]["text"], want.as_str(), "{outputs}");
 }
 

@@ -20,7 +20,7 @@ use wasmdask_sandbox::{
 
 use crate::common::{cache_dir, guests, load, sandbox, test_limits};
 use crate::distributed::{BIN, Cluster};
-use crate::flyte::{Moto, python, repo};
+use crate::flyte::Moto;
 
 /// moto (recording its requests) with a `flyte` bucket, and two workers that read it.
 struct Store {
@@ -40,7 +40,7 @@ impl Store {
         ]);
         let made = crate::flyte::flytekit(tmp.path(), &["s3", &moto.endpoint, "mkbucket", "flyte"]);
         assert_eq!(made, json!({"ok": "mkbucket"}));
-        let env = s3_env(&moto.endpoint);
+        let env = moto.env();
         let cluster = Cluster::start_with_env(2, &[], None, &env);
         Store {
             moto,
@@ -50,23 +50,9 @@ impl Store {
         }
     }
 
-    /// Runs `tests/flyte/flyte_data.py` and parses the JSON line it prints.
+    /// Runs `tests/flyte/flyte_data.py` against this store.
     fn flytekit(&self, args: &[&str]) -> Value {
-        let output = Command::new(python())
-            .arg(repo().join("tests/flyte/flyte_data.py"))
-            .args(args)
-            .envs(s3_env(&self.moto.endpoint))
-            .env("TMPDIR", self.tmp.path())
-            .output()
-            .expect("run python");
-        assert!(
-            output.status.success(),
-            "flyte_data.py {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        crate::flyte_data::flyte_data_py(self.tmp.path(), &self.moto.env(), args)
     }
 
     /// flytekit's inputs.pb for `spec` (uploads under s3://flyte/raw-in) and the URI of each
@@ -102,7 +88,7 @@ impl Store {
             .env_remove("WASMDASK_TOKEN")
             .env_remove("FLYTE_FAIL_ON_ERROR")
             .env_remove("_F_L_MIN_SIZE_MB")
-            .envs(s3_env(&self.moto.endpoint))
+            .envs(self.moto.env())
             .output()
             .expect("run wasmdask execute");
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -130,14 +116,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-fn s3_env(endpoint: &str) -> [(&'static str, &str); 3] {
-    [
-        ("FLYTE_AWS_ENDPOINT", endpoint),
-        ("FLYTE_AWS_ACCESS_KEY_ID", "test"),
-        ("FLYTE_AWS_SECRET_ACCESS_KEY", "test"),
-    ]
 }
 
 /// The `uri: "..."` of a literal in protobuf text form.

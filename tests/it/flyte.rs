@@ -315,6 +315,15 @@ pub(crate) struct Moto {
 }
 
 impl Moto {
+    /// The variables through which wasmdask and flytekit reach this server (Flyte's names).
+    pub(crate) fn env(&self) -> [(&'static str, &str); 3] {
+        [
+            ("FLYTE_AWS_ENDPOINT", self.endpoint.as_str()),
+            ("FLYTE_AWS_ACCESS_KEY_ID", "test"),
+            ("FLYTE_AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+    }
+
     pub(crate) fn start() -> Moto {
         Moto::start_with(&[])
     }

@@ -37,30 +37,12 @@ impl Store {
     }
 
     fn env(&self) -> [(&str, &str); 3] {
-        [
-            ("FLYTE_AWS_ENDPOINT", self.moto.endpoint.as_str()),
-            ("FLYTE_AWS_ACCESS_KEY_ID", "test"),
-            ("FLYTE_AWS_SECRET_ACCESS_KEY", "test"),
-        ]
+        self.moto.env()
     }
 
-    /// Runs `tests/flyte/flyte_data.py` and parses the JSON line it prints.
+    /// Runs `tests/flyte/flyte_data.py` against this store.
     fn flytekit(&self, args: &[&str]) -> Value {
-        let output = Command::new(python())
-            .arg(repo().join("tests/flyte/flyte_data.py"))
-            .args(args)
-            .envs(self.env())
-            .env("TMPDIR", self.tmp.path())
-            .output()
-            .expect("run python");
-        assert!(
-            output.status.success(),
-            "flyte_data.py {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().last().unwrap_or_default();
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+        flyte_data_py(self.tmp.path(), &self.env(), args)
     }
 
     /// Writes flytekit's inputs.pb for `spec` (see flyte_data.py; uploads go under
@@ -167,6 +149,26 @@ impl Job<'_> {
         );
         error_pb(self.store.tmp.path(), &prefix)
     }
+}
+
+/// Runs `tests/flyte/flyte_data.py` with `env` (flytekit leaves its temporary files in `tmp`)
+/// and parses the JSON line it prints.
+pub(crate) fn flyte_data_py(tmp: &Path, env: &[(&str, &str)], args: &[&str]) -> Value {
+    let output = Command::new(python())
+        .arg(repo().join("tests/flyte/flyte_data.py"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("TMPDIR", tmp)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "flyte_data.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 fn error_pb(tmp: &Path, prefix: &Path) -> Value {

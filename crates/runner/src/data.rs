@@ -452,13 +452,7 @@ impl Outputs {
                 upload_file(runtime, &local, &uri)?;
                 uri
             } else {
-                for relative in files_under(&local)? {
-                    upload_file(
-                        runtime,
-                        &local.join(&relative),
-                        &Location::join(&target, &relative),
-                    )?;
-                }
+                upload_dir(runtime, &local, &target)?;
                 target
             };
             Ok(())
@@ -523,9 +517,23 @@ pub(crate) fn upload_file(runtime: &Runtime, local: &Path, uri: &str) -> Result<
     })
 }
 
+/// Uploads every file under the local directory `dir` to the same relative path under
+/// `target`, and returns how many there were.
+pub(crate) fn upload_dir(runtime: &Runtime, dir: &Path, target: &str) -> Result<usize, DataError> {
+    let files = files_under(dir)?;
+    for relative in &files {
+        upload_file(
+            runtime,
+            &dir.join(relative),
+            &Location::join(target, relative),
+        )?;
+    }
+    Ok(files.len())
+}
+
 /// The files under `dir`, as `/`-separated relative paths, sorted (symlinks are not followed:
 /// they could lead outside the output directory).
-pub(crate) fn files_under(dir: &Path) -> Result<Vec<String>, DataError> {
+fn files_under(dir: &Path) -> Result<Vec<String>, DataError> {
     let mut found = Vec::new();
     let mut todo = vec![PathBuf::new()];
     while let Some(relative) = todo.pop() {

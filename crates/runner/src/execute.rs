@@ -174,7 +174,7 @@ fn run_job(job: &Job, runtime: &Arc<Runtime>) -> Result<LiteralMap, JobFailure> 
     // Kept here too: a remote cluster takes no port, and the root's mounts live in its cache.
     cluster.set_data(data.port());
     let mounts = data.take_mounts();
-    let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
+    let report = cluster.run(&sandbox, &component, &task.name, call_args, mounts)?;
     // The runner's log is what Flyte shows: the guest's output belongs there.
     let output = GuestOutput::all_of(&report);
     let mut stderr = std::io::stderr().lock();

@@ -121,28 +121,13 @@ impl ClusterGuard {
     }
 
     /// Runs the root call of `function`, its fan-out going to this cluster (see
-    /// [`run_root`](crate::task::run_root)).
+    /// [`run_root`](crate::task::run_root)), with `mounts`, the directories only the root
+    /// execution sees (its data inputs and `/outputs`).
     ///
     /// # Errors
     ///
     /// Only when the host cannot run the call at all; task failures are in the report.
     pub fn run(
-        &self,
-        sandbox: &Arc<Sandbox>,
-        component: &Arc<LoadedComponent>,
-        function: &str,
-        args: Vec<Val>,
-    ) -> Result<ExecReport, SystemError> {
-        self.run_with_mounts(sandbox, component, function, args, Vec::new())
-    }
-
-    /// [`run`](Self::run) with directories only the root execution sees (its data inputs and
-    /// `/outputs`).
-    ///
-    /// # Errors
-    ///
-    /// As [`run`](Self::run).
-    pub fn run_with_mounts(
         &self,
         sandbox: &Arc<Sandbox>,
         component: &Arc<LoadedComponent>,

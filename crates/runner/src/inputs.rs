@@ -15,9 +15,6 @@ use wasmtime::component::Val;
 pub struct Inputs {
     task: TaskSig,
     vals: Vec<Val>,
-    /// How many of the values are local files, directories or datasets, which are copied to
-    /// the store before the inputs name them.
-    local: usize,
 }
 
 /// Reads the `key=value` inputs of `task`; `read` reads the `key=@FILE` values, as for
@@ -35,13 +32,12 @@ pub fn parse_inputs(
 ) -> Result<Inputs, RunError> {
     let mut vals = wasmdask_values::args_from_key_values(pairs, &task.params, read)
         .map_err(|e| RunError::Usage(format!("`{}`: {e}", task.name)))?;
-    let local = resolve_local_paths(task, &mut vals)?;
+    resolve_local_paths(task, &mut vals)?;
     // Converting now reports a value Flyte cannot hold before anything is copied.
     inputs_from_vals(&task.params, &vals).map_err(RunError::Usage)?;
     Ok(Inputs {
         task: task.clone(),
         vals,
-        local,
     })
 }
 
@@ -55,14 +51,12 @@ impl Inputs {
     /// The storage failure, naming the URI.
     pub fn write(mut self, uri: &str, data_prefix: &str) -> Result<(), RunError> {
         let runtime = crate::runtime()?;
-        if self.local > 0 {
-            upload_local_data(&runtime, &self.task, &mut self.vals, data_prefix).map_err(|e| {
-                SystemError::host(format!(
-                    "cannot copy the local inputs under {}: {e}",
-                    Location::join(data_prefix, "inputs")
-                ))
-            })?;
-        }
+        upload_local_data(&runtime, &self.task, &mut self.vals, data_prefix).map_err(|e| {
+            SystemError::host(format!(
+                "cannot copy the local inputs under {}: {e}",
+                Location::join(data_prefix, "inputs")
+            ))
+        })?;
         let map = inputs_from_vals(&self.task.params, &self.vals).map_err(RunError::Usage)?;
         write_blocking(&runtime, uri, map.encode_to_vec())
             .map_err(|e| SystemError::storage(&format!("cannot write the inputs to {uri}"), &e))?;

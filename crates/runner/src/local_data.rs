@@ -7,7 +7,7 @@
 //! cannot read the machine it ran on. Object-store URIs pass through untouched: the runner and
 //! workers fetch them where they run.
 
-use crate::data::{DataError, files_under, random_hex, upload_file};
+use crate::data::{DataError, random_hex, upload_dir, upload_file};
 use crate::error::RunError;
 use crate::storage::Location;
 use std::path::{Path, PathBuf};
@@ -17,13 +17,12 @@ use wasmdask_values::{DataType, visit_stored};
 use wasmtime::component::Val;
 
 /// Makes every local path among `args` (the arguments of `task`) absolute, and checks that it
-/// exists and is of the kind its parameter takes. Returns how many values are local.
+/// exists and is of the kind its parameter takes.
 ///
 /// # Errors
 ///
 /// [`RunError::Usage`] naming the parameter and the path that is missing or of the wrong kind.
-pub fn resolve_local_paths(task: &TaskSig, args: &mut [Val]) -> Result<usize, RunError> {
-    let mut local = 0;
+pub fn resolve_local_paths(task: &TaskSig, args: &mut [Val]) -> Result<(), RunError> {
     for ((name, ty), val) in task.params.iter().zip(args.iter_mut()) {
         visit_stored(val, ty, &mut |data, fields| {
             let Some(path) = local_path(&fields.uri) else {
@@ -34,11 +33,10 @@ pub fn resolve_local_paths(task: &TaskSig, args: &mut [Val]) -> Result<usize, Ru
             })?;
             check_kind(name, data, path, &absolute)?;
             fields.uri = absolute.to_string_lossy().into_owned();
-            local += 1;
             Ok::<_, RunError>(())
         })?;
     }
-    Ok(local)
+    Ok(())
 }
 
 /// Copies every local file, directory and dataset among `args` (resolved by
@@ -68,15 +66,7 @@ pub fn upload_local_data(
                 upload_file(runtime, &path, &target)?;
                 1
             } else {
-                let files = files_under(&path)?;
-                for relative in &files {
-                    upload_file(
-                        runtime,
-                        &path.join(relative),
-                        &Location::join(&target, relative),
-                    )?;
-                }
-                files.len()
+                upload_dir(runtime, &path, &target)?
             };
             eprintln!(
                 "copied {} ({files} file{}) to {target}",

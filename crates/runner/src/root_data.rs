@@ -55,7 +55,7 @@ impl RootData {
     }
 
     /// The directories only the root execution sees, for
-    /// [`ClusterGuard::run_with_mounts`](crate::fanout::ClusterGuard::run_with_mounts).
+    /// [`ClusterGuard::run`](crate::fanout::ClusterGuard::run).
     pub fn take_mounts(&mut self) -> Vec<Mount> {
         std::mem::take(&mut self.mounts)
     }

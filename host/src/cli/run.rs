@@ -99,6 +99,7 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
     let mut call_args = values::args_from_key_values(&args.args, &task.params, read_arg_file)
         .map_err(|e| Failure::usage(format!("`{}`: {e}", task.name)))?;
     resolve_local_paths(&task, &mut call_args)?;
+    let outputs = absolute_prefix(&args.outputs)?;
     // Only a component that handles stored data pays for an object-store client.
     let mut data = if component.uses_stored_data() {
         let runtime = Arc::new(wasmdask_runner::runtime()?);
@@ -131,7 +132,7 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
         mounts = data.take_mounts();
     }
     let bar = progress_bar(cluster.progress.clone());
-    let report = cluster.run_with_mounts(&sandbox, &component, &task.name, call_args, mounts)?;
+    let report = cluster.run(&sandbox, &component, &task.name, call_args, mounts)?;
     if let Some(stop) = bar {
         stop.store(true, Ordering::Relaxed);
     }
@@ -143,7 +144,6 @@ pub(super) fn run(args: RunArgs, logging: Logging) -> Result<(), Failure> {
     }
     let mut value = report.outcome.map_err(|e| Failure::task(&e))?;
     if let Some((runtime, data)) = &data {
-        let outputs = absolute_prefix(&args.outputs)?;
         data.upload(runtime, &task, value.as_mut(), Some(&outputs))
             .map_err(|e| Failure::task(&e.to_task_error()))?;
     }

@@ -271,3 +271,34 @@ fn a_task_cannot_change_its_inputs_or_read_around_them() {
         "nothing was added to or removed from the input"
     );
 }
+
+#[test]
+fn shards_of_many_megabytes_are_fetched_and_read_where_their_subtasks_run() {
+    // 8 shards of 1,000,000 lines (6.9 MB each, 55 MB in all), summed on two worker processes.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    let mut want = String::new();
+    for shard in 0..8_i64 {
+        let first = shard * 1_000_000;
+        let text: String = (first..first + 1_000_000)
+            .map(|n| format!("{n}\n"))
+            .collect();
+        assert!(text.len() > 6_500_000);
+        std::fs::write(dir.join(format!("s{shard}.txt")), &text).unwrap();
+        let sum: i64 = (first..first + 1_000_000).sum();
+        want += &format!("s{shard}.txt,{sum}\n");
+    }
+    let args = [
+        "--processes",
+        "-w",
+        "2",
+        "-f",
+        "shard-sums",
+        "--",
+        "shards=big",
+    ];
+    let file = result(&run(tmp.path(), &[], &args));
+    let written = std::fs::read_to_string(file["uri"].as_str().unwrap()).unwrap();
+    assert_eq!(written, want);
+}

@@ -15,6 +15,14 @@ use std::collections::HashMap;
 /// The payload bytes of one message.
 pub(crate) const CHUNK_BYTES: usize = 1 << 20;
 
+/// HTTP/2 receive windows of every connection of the cluster (scheduler, workers, clients and
+/// the data plane). The defaults (64 KiB to 2 MiB) make a sender stop every window's worth of
+/// bytes until the receiver's WINDOW_UPDATE comes back: an 8 MB value took several round trips
+/// and thread wake-ups on each side. A window of several values lets one stream through.
+pub(crate) const STREAM_WINDOW_BYTES: u32 = 32 << 20;
+/// See [`STREAM_WINDOW_BYTES`]: the connection's window covers a few streams at full speed.
+pub(crate) const CONNECTION_WINDOW_BYTES: u32 = 128 << 20;
+
 /// A message whose payload may be chunked.
 pub(crate) trait Chunked: Sized {
     fn key(&self) -> u64;

@@ -94,6 +94,8 @@ pub(crate) async fn connect(target: &Target) -> Result<Client, RemoteError> {
     let mut endpoint = Endpoint::from_shared(target.address.endpoint())
         .map_err(|e| fail(e.to_string()))?
         .connect_timeout(std::time::Duration::from_secs(5))
+        .initial_stream_window_size(chunk::STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(chunk::CONNECTION_WINDOW_BYTES)
         .http2_keep_alive_interval(std::time::Duration::from_secs(10))
         .keep_alive_timeout(std::time::Duration::from_secs(20));
     if target.address.tls {

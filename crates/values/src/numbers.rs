@@ -32,13 +32,16 @@ macro_rules! fixed {
         impl sealed::Sealed for $ty {}
         impl Number for $ty {
             fn extend(items: &[Self], out: &mut Vec<u8>) {
-                // Into a slice of the final size: the compiler turns this loop into a copy, where
-                // pushing element by element checks the capacity each time.
-                const WIDTH: usize = std::mem::size_of::<$ty>();
-                let start = out.len();
-                out.resize(start + WIDTH * items.len(), 0);
-                for (bytes, item) in out[start..].chunks_exact_mut(WIDTH).zip(items) {
-                    bytes.copy_from_slice(&item.to_le_bytes());
+                if cfg!(target_endian = "little") {
+                    // The numbers' own bytes, in one copy: zero-filling the output first (to
+                    // write into a slice) touched every page twice, and for a worker's freshly
+                    // allocated 8 MB result the zero-fill took the page faults.
+                    out.extend_from_slice(bytemuck::cast_slice(items));
+                } else {
+                    out.reserve(std::mem::size_of_val(items));
+                    for item in items {
+                        out.extend_from_slice(&item.to_le_bytes());
+                    }
                 }
             }
         }

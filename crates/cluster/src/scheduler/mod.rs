@@ -190,6 +190,8 @@ impl BoundScheduler {
             CheckToken(config.token.clone()),
         );
         let mut builder = tonic::transport::Server::builder()
+            .initial_stream_window_size(crate::chunk::STREAM_WINDOW_BYTES)
+            .initial_connection_window_size(crate::chunk::CONNECTION_WINDOW_BYTES)
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
             .http2_keepalive_timeout(Some(Duration::from_secs(20)));
         if let Some(tls) = &config.tls {

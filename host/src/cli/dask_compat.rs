@@ -202,6 +202,9 @@ const COMMON_FLAGS: &[Flag] = &[
     flag(&["--tls-cert"], Action::Value("--tls-cert")),
     flag(&["--tls-key"], Action::Value("--tls-key")),
     flag(&["--token"], Action::Value("--token")),
+    // Not Dask's: wasmdask's own global flag, so a pod's command line can ask for JSON logs
+    // as well as its `RUST_LOG_FORMAT` environment variable can.
+    flag(&["--log-format"], Action::Value("--log-format")),
     flag(&["--protocol"], Action::Protocol),
     flag(&["--help", "-h"], Action::Help),
     flag(&["--version", "-V"], Action::Version),
@@ -773,6 +776,20 @@ mod tests {
         // A value starting with `-` stays a value for clap.
         let t = ok(&["dask-worker", "--name", "-odd"]);
         assert_eq!(t.args, argv(&["wasmdask", "worker", "--name=-odd"]));
+    }
+
+    #[test]
+    fn log_format_passes_through_to_a_global_flag() {
+        use clap::Parser;
+        for line in [
+            &["dask-worker", "tcp://s:8786", "--log-format", "json"][..],
+            &["dask-scheduler", "--log-format=json"][..],
+        ] {
+            let t = ok(line);
+            assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+            let cli = super::super::Cli::try_parse_from(&t.args).expect("wasmdask parses it");
+            assert_eq!(cli.log_format, super::super::LogFormat::Json, "{line:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ Set up once with `bash scripts/bench-setup.sh`, then:
     .venv/bin/python bench/vs_dask.py [--wasmdask target/release/wasmdask]
         [--component target/guests/wasm32-wasip2/release/wasmdask_example.wasm]
         [--repeat 3] [--json results.json] [--distributed | --distributed-only] [--data] [--tree]
-        [--graph] [--only local,distributed,data,tree,graph]
+        [--graph] [--spin] [--only local,distributed,data,tree,graph,spin]
 
 Two measurements, each the best (minimum wall time) of --repeat runs per side:
 
@@ -66,6 +66,14 @@ ONLY submit to result timed on the Dask side:
    right)` with `mean(a, b) = (a + b) // 2` (result 5000); the same two wasmdask processes vs. the
    same graph of `client.submit(..., pure=False)` futures. Target >= 20x.
 
+With --spin (or --only spin), on the same Dask cluster, ONLY gather(map) timed on the Dask side:
+
+11. scheduling efficiency: 1,000 tasks that each busy-wait 1 ms of wall time on 2 slots, whose
+   ideal time is 0.5 s; efficiency = ideal / measured. The whole `wasmdask run --workers 2 -f
+   spin-many -- count=1000 micros=1000` process (embedded) and the whole `run --processes` process,
+   vs. `client.gather(client.map(spin, [1000] * 1000, pure=False))`. Target: wasmdask >= 0.9
+   embedded.
+
 Uses only the standard library (dask and numpy are only imported by the child processes this script
 starts).
 Exits 1 if a side prints a wrong result or fails; the speed-up targets are only reported, unless
@@ -118,7 +126,12 @@ DIAMOND_N = 2_500  # [10]: DIAMOND_N diamonds of 4 calls in a row, each adding 2
 DIAMOND_TASKS = 4 * DIAMOND_N  # 10,000
 EXPECTED_DIAMOND = 2 * DIAMOND_N  # 5000
 TARGET_GRAPH_RATIO = 20.0  # [9] and [10]
-GROUPS = ("local", "distributed", "data", "tree", "graph")  # --only: [1]-[2], [3]-[6], [7], [8], [9]-[10]
+SPIN_TASKS, SPIN_US = 1_000, 1_000  # [11]: 1,000 tasks that each busy-wait 1 ms of wall time
+EXPECTED_SPIN = SPIN_TASKS * SPIN_US  # the microseconds spun in total
+SPIN_IDEAL_S = SPIN_TASKS * SPIN_US / 1e6 / DIST_WORKERS  # 0.5 s on 2 slots with no overhead at all
+TARGET_SPIN_EFFICIENCY = 0.9  # [11], wasmdask, absolute: ideal time / measured time
+# --only: [1]-[2], [3]-[6], [7], [8], [9]-[10], [11]
+GROUPS = ("local", "distributed", "data", "tree", "graph", "spin")
 IDLE_S = 2.0  # [6] idle time before reading the workers' RSS
 TIMEOUT_S = 600  # per child process; the Dask child of [9]/[10] gets GRAPH_TIMEOUT_S more per repetition
 GRAPH_TIMEOUT_S = 900  # Dask ran the 20,000 calls of one [9] + [10] repetition in about 2.5 minutes here
@@ -259,6 +272,13 @@ def inc(x):
 def mean(a, b):
     return (a + b) // 2
 
+def spin(us):
+    # The example's `spin(micros)`: busy-wait `us` microseconds of wall time.
+    end = time.perf_counter() + us / 1e6
+    while time.perf_counter() < end:
+        pass
+    return us
+
 def chain(client, n):
     # The example's `chain(n)`: n dependent inc calls from 0, each taking the previous one's future.
     # pure=False: the calls get distinct keys (nothing shared with an earlier repetition).
@@ -280,7 +300,7 @@ def diamond(client, n):
 {DASK_WAIT_RELEASED}
 if __name__ == "__main__":
     repeat, groups = int(sys.argv[1]), sys.argv[2].split(",")
-    out = {{"data": [], "tree": [], "chain": [], "diamond": []}}
+    out = {{"data": [], "tree": [], "chain": [], "diamond": [], "spin": []}}
     with LocalCluster(n_workers={DIST_WORKERS}, threads_per_worker=1) as cluster, Client(cluster) as client:
         # Untimed warm-up: worker processes up, numpy imported on them, functions shipped.
         if "data" in groups:
@@ -290,6 +310,8 @@ if __name__ == "__main__":
         if "graph" in groups:
             chain(client, 10)
             diamond(client, 3)
+        if "spin" in groups:
+            client.gather(client.map(spin, [10] * 4, pure=False))
         wait_released(client)
         for r in range(repeat):
             if "data" in groups:
@@ -313,6 +335,12 @@ if __name__ == "__main__":
                     elapsed = time.perf_counter() - t0
                     out[name].append([total, elapsed])
                     wait_released(client)
+            if "spin" in groups:
+                t0 = time.perf_counter()
+                total = sum(client.gather(client.map(spin, [{SPIN_US}] * {SPIN_TASKS}, pure=False)))
+                elapsed = time.perf_counter() - t0
+                out["spin"].append([total, elapsed])
+                wait_released(client)
     print("RESULT " + json.dumps(out), flush=True)
 """
 
@@ -715,8 +743,19 @@ def bench_wasmdask_graph(args) -> dict:
     return out
 
 
+def bench_wasmdask_spin(args) -> dict:
+    """[11], wasmdask side: whole `run --workers 2` (embedded) and `run --processes --workers 2` processes of
+    the example's `spin-many`."""
+    task_args = [f"count={SPIN_TASKS}", f"micros={SPIN_US}"]
+    embedded_cmd = task_cmd(args, "spin-many", task_args, DIST_WORKERS)
+    embedded = bench_cmd(args, embedded_cmd, EXPECTED_SPIN, "wasmdask spin embedded", warm_up=True)
+    processes_cmd = task_cmd(args, "spin-many", task_args, DIST_WORKERS, ("--processes",))
+    processes = bench_cmd(args, processes_cmd, EXPECTED_SPIN, "wasmdask spin run --processes")
+    return {"embedded_runs": embedded, "processes_runs": processes}
+
+
 # The Dask child's lists per group (the graph group yields two).
-DASK_HEAVY_KEYS = {"data": ("data",), "tree": ("tree",), "graph": ("chain", "diamond")}
+DASK_HEAVY_KEYS = {"data": ("data",), "tree": ("tree",), "graph": ("chain", "diamond"), "spin": ("spin",)}
 
 
 def bench_dask_heavy(args, script: Path, groups: list[str]) -> dict:
@@ -729,7 +768,8 @@ def bench_dask_heavy(args, script: Path, groups: list[str]) -> dict:
     if line is None:
         raise BenchError(f"{what}: no RESULT line in the output: {out.strip()[:500]!r}")
     data = json.loads(line[len("RESULT "):])
-    expected = {"data": EXPECTED_CHUNKS, "tree": EXPECTED_TREE, "chain": EXPECTED_CHAIN, "diamond": EXPECTED_DIAMOND}
+    expected = {"data": EXPECTED_CHUNKS, "tree": EXPECTED_TREE, "chain": EXPECTED_CHAIN, "diamond": EXPECTED_DIAMOND,
+                "spin": EXPECTED_SPIN}
     keys = [k for group in groups for k in DASK_HEAVY_KEYS[group]]
     for key in keys:
         if len(data[key]) != args.repeat:
@@ -741,7 +781,7 @@ def bench_dask_heavy(args, script: Path, groups: list[str]) -> dict:
     return {key: [e for _, e in data[key]] for key in keys}
 
 
-def bench_heavy(args, tmp: Path, data: bool, tree: bool, graph: bool) -> dict:
+def bench_heavy(args, tmp: Path, data: bool, tree: bool, graph: bool, spin: bool) -> dict:
     script = tmp / "dask_heavy.py"
     script.write_text(DASK_HEAVY_SCRIPT)
     out = {}
@@ -757,8 +797,12 @@ def bench_heavy(args, tmp: Path, data: bool, tree: bool, graph: bool) -> dict:
         log(f"\n[9]/[10] task graphs by handle: chain of {CHAIN_N:,} dependent inc calls; {DIAMOND_N:,} diamonds "
             f"({DIAMOND_TASKS:,} tasks); {DIST_WORKERS} workers")
         out["graph"] = bench_wasmdask_graph(args)
-    groups = [g for g, on in (("data", data), ("tree", tree), ("graph", graph)) if on]
-    log(f"\n[{'/'.join({'data': '7', 'tree': '8', 'graph': '9/10'}[g] for g in groups)}] dask: "
+    if spin:
+        log(f"\n[11] scheduling efficiency: {SPIN_TASKS:,} tasks of {SPIN_US / 1000:g} ms on {DIST_WORKERS} slots "
+            f"(ideal {SPIN_IDEAL_S:g} s)")
+        out["w11"] = bench_wasmdask_spin(args)
+    groups = [g for g, on in (("data", data), ("tree", tree), ("graph", graph), ("spin", spin)) if on]
+    log(f"\n[{'/'.join({'data': '7', 'tree': '8', 'graph': '9/10', 'spin': '11'}[g] for g in groups)}] dask: "
         f"LocalCluster(n_workers={DIST_WORKERS}, threads_per_worker=1) already up and warmed; submit to result timed")
     out["dask"] = bench_dask_heavy(args, script, groups)
     return out
@@ -846,17 +890,22 @@ def main() -> int:
         f"({DIAMOND_TASKS:,} calls), each call taking earlier results by handle",
     )
     p.add_argument(
+        "--spin", action="store_true",
+        help=f"also run [11]: {SPIN_TASKS:,} tasks of {SPIN_US / 1000:g} ms each on {DIST_WORKERS} slots, efficiency "
+        "(ideal time / measured time) on each side",
+    )
+    p.add_argument(
         "--only", metavar="GROUPS",
         help="run only these comma-separated groups: local ([1], [2]), distributed ([3]-[6]), data ([7]), tree ([8]), "
-        "graph ([9], [10]); e.g. --only data,tree",
+        "graph ([9], [10]), spin ([11]); e.g. --only data,tree",
     )
     args = p.parse_args()
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
     if args.only is not None:
-        if args.distributed or args.distributed_only or args.data or args.tree or args.graph:
-            p.error("--only selects the groups by itself: drop --distributed, --distributed-only, --data, --tree "
-                    "and --graph")
+        if args.distributed or args.distributed_only or args.data or args.tree or args.graph or args.spin:
+            p.error("--only selects the groups by itself: drop --distributed, --distributed-only, --data, --tree, "
+                    "--graph and --spin")
         groups = {g.strip() for g in args.only.split(",") if g.strip()}
         if not groups or groups - set(GROUPS):
             p.error(f"--only takes a comma-separated subset of {', '.join(GROUPS)}, not {args.only!r}")
@@ -864,9 +913,9 @@ def main() -> int:
         groups = {"distributed"} if args.distributed_only else {"local"}
         groups |= {
             g for g, on in (("distributed", args.distributed), ("data", args.data), ("tree", args.tree),
-                            ("graph", args.graph)) if on
+                            ("graph", args.graph), ("spin", args.spin)) if on
         }
-    local, distributed, data_heavy, tree, graph = (g in groups for g in GROUPS)
+    local, distributed, data_heavy, tree, graph, spin = (g in groups for g in GROUPS)
     for path, hint in ((args.wasmdask, "cargo build --release -p wasmdask"), (args.component, "bash scripts/setup.sh")):
         if not path.is_file():
             print(f"error: {path} not found (build it: {hint})", file=sys.stderr)
@@ -897,8 +946,8 @@ def main() -> int:
                 d2 = bench_dask_throughput(args, tp_script)
             if distributed:
                 dist = bench_distributed(args, Path(tmp))
-            if data_heavy or tree or graph:
-                heavy = bench_heavy(args, Path(tmp), data_heavy, tree, graph)
+            if data_heavy or tree or graph or spin:
+                heavy = bench_heavy(args, Path(tmp), data_heavy, tree, graph, spin)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -1146,6 +1195,40 @@ def main() -> int:
             "passed by handle (submit_with); dask: submit to result only on a running "
             "LocalCluster(n_workers=2, threads_per_worker=1), futures as arguments"
         )
+
+    if spin:
+        w11d, dd11 = heavy["w11"], heavy["dask"]["spin"]
+        w11, w11p, d11 = min(w11d["embedded_runs"]), min(w11d["processes_runs"]), min(dd11)
+        e11, e11p, e11d = SPIN_IDEAL_S / w11, SPIN_IDEAL_S / w11p, SPIN_IDEAL_S / d11
+        rows += [
+            (f"[11] {SPIN_TASKS:,} x {SPIN_US / 1000:g} ms on {DIST_WORKERS} slots, embedded run (s)", f"{w11:.4f}",
+             f"{d11:.3f}", f"{d11 / w11:.1f}x faster"),
+            ("[11] same, efficiency (ideal / measured)", f"{e11:.2f}", f"{e11d:.2f}", ""),
+            ("[11] same, whole `run --processes` (s)", f"{w11p:.4f}", f"{d11:.3f}", f"{d11 / w11p:.1f}x faster"),
+            ("[11] same, efficiency (ideal / measured)", f"{e11p:.2f}", f"{e11d:.2f}", ""),
+        ]
+        meets = e11 >= TARGET_SPIN_EFFICIENCY
+        lines += [
+            f"[11] wasmdask efficiency with {SPIN_US / 1000:g} ms tasks: {e11:.2f} embedded "
+            f"({'meets' if meets else 'BELOW'} target >= {TARGET_SPIN_EFFICIENCY:g}), {e11p:.2f} as a whole "
+            f"`run --processes`; dask {e11d:.2f} (ideal {SPIN_IDEAL_S:g} s = {SPIN_TASKS:,} x {SPIN_US / 1000:g} ms / "
+            f"{DIST_WORKERS} slots)",
+            "    [11] wasmdask: whole `run --workers 2` / `run --processes --workers 2` process (start included); dask: "
+            "gather(map) only on a running LocalCluster(n_workers=2, threads_per_worker=1)",
+        ]
+        if not meets:
+            misses.append("[11]")
+        data["spin"] = {
+            "tasks": SPIN_TASKS, "task_us": SPIN_US, "slots": DIST_WORKERS, "ideal_s": SPIN_IDEAL_S,
+            "expected": EXPECTED_SPIN, "wasmdask_s": w11, "wasmdask_processes_s": w11p, "dask_s": d11,
+            "wasmdask_runs_s": w11d["embedded_runs"], "wasmdask_processes_runs_s": w11d["processes_runs"],
+            "dask_runs_s": dd11, "wasmdask_efficiency": e11, "wasmdask_processes_efficiency": e11p,
+            "dask_efficiency": e11d, "target_wasmdask_efficiency": TARGET_SPIN_EFFICIENCY,
+            "wasmdask_setup": f"subprocess: wasmdask run --workers 2 --function spin-many -- count={SPIN_TASKS} "
+            f"micros={SPIN_US}; and the same with --processes",
+            "dask_setup": "LocalCluster(n_workers=2, threads_per_worker=1), already up and warmed; only "
+            f"client.gather(client.map(spin, [{SPIN_US}] * {SPIN_TASKS}, pure=False)) timed",
+        }
 
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(

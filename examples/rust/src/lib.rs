@@ -76,6 +76,21 @@ impl Guest for Tasks {
         })
     }
 
+    fn spin(micros: u32) -> u32 {
+        // Wall time, not a count of loop rounds: the task lasts `micros` however fast the
+        // machine is, so a benchmark knows the ideal time of a fan-out of them exactly.
+        let until = std::time::Instant::now() + std::time::Duration::from_micros(micros.into());
+        while std::time::Instant::now() < until {
+            std::hint::spin_loop();
+        }
+        micros
+    }
+
+    fn spin_many(count: u32, micros: u32) -> Result<u64, String> {
+        let spun: Vec<u32> = cluster::map_gather("spin", (0..count).map(|_| (micros,)))?;
+        Ok(spun.into_iter().map(u64::from).sum())
+    }
+
     fn inc(x: u64) -> u64 {
         x.wrapping_add(1)
     }

@@ -243,7 +243,10 @@ fn a_missing_shard_fails_its_subtask_as_bad_input_naming_the_uri() {
             Call {
                 component: component.clone(),
                 function: "line-sum".into(),
-                args: args.into_iter().map(Arg::Value).collect(),
+                args: args
+                    .into_iter()
+                    .map(|value| Arg::Value(wasmdask_values::ArgValue::Val(value)))
+                    .collect(),
                 depth: 1,
             }
         })
@@ -303,7 +306,11 @@ fn a_listed_file_gone_when_the_task_opens_it_fails_the_task_as_bad_input_naming_
     let component = load(&sandbox, guests::FILES);
     let params = &component.task("double-dir").unwrap().params;
     let uri = src.path().to_str().unwrap();
-    let args = wasmdask_values::args_from_json(&json!({"src": uri}), params).unwrap();
+    let args = wasmdask_values::args_from_json(&json!({"src": uri}), params)
+        .unwrap()
+        .into_iter()
+        .map(wasmdask_values::ArgValue::Val)
+        .collect();
     let runtime = Arc::new(wasmdask_runner::runtime().unwrap());
     let port = Vanishing {
         port: StorePort::new(runtime).unwrap(),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use wasmdask_sandbox::{Call, FanOut, Pending};
+use wasmdask_sandbox::{ArgValue, Call, FanOut, Pending};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 use wasmdask_sandbox::{LoadedComponent, Sandbox, SandboxConfig, digest_of};
 use wasmdask_values as values;
@@ -421,7 +421,15 @@ impl Assignment {
     ) -> Option<Job> {
         let prepared = component.and_then(|component| {
             let task = component.task(&call.function)?;
-            let args = values::args_from_binary(&call.args, &task.params).map_err(|e| {
+            // A task that lowers its number lists typed gets them as vectors, never as a
+            // `Val` per element.
+            let args = if task.is_typed() {
+                values::arg_values_from_binary(&call.args, &task.params)
+            } else {
+                values::args_from_binary(&call.args, &task.params)
+                    .map(|args| args.into_iter().map(ArgValue::Val).collect())
+            };
+            let args = args.map_err(|e| {
                 TaskError::new(
                     ErrorKind::BadInput,
                     format!("the arguments of `{}` do not decode: {e}", task.name),

@@ -82,6 +82,16 @@ pub struct TaskSig {
 }
 
 impl TaskSig {
+    /// Whether calls of this task lower and lift their number lists without a `Val` per
+    /// element: an executor should then pass those arguments as [`ArgValue::Numbers`] or
+    /// [`ArgValue::NumberLists`] (see [`wasmdask_values::arg_values_from_binary`]).
+    ///
+    /// [`ArgValue::Numbers`]: wasmdask_values::ArgValue::Numbers
+    /// [`ArgValue::NumberLists`]: wasmdask_values::ArgValue::NumberLists
+    pub fn is_typed(&self) -> bool {
+        self.typed.is_some()
+    }
+
     /// Whether an argument can be a file, directory or dataset (`wasmdask:task/data`), which a
     /// [`DataPort`](crate::DataPort) mounts for the execution.
     pub fn has_stored_params(&self) -> bool {

@@ -15,6 +15,7 @@ use crate::task_error::{ErrorKind, TaskError};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmdask_values::ArgValue;
 use wasmtime::Store;
 use wasmtime::component::{Func, ResourceTable, Val};
 
@@ -89,8 +90,9 @@ impl Sandbox {
     }
 
     /// Like [`execute`](Self::execute), but the result comes back in the binary encoding, as it
-    /// travels to whoever takes it (empty when the export returns nothing). An export of
-    /// scalars returning a list of numbers skips the per-element `Val`s (`typed_call`).
+    /// travels to whoever takes it (empty when the export returns nothing). An export whose
+    /// parameters and result are scalars and lists of numbers skips the per-element `Val`s
+    /// (`typed_call`): its list arguments are lowered from the [`ArgValue`]s as they are.
     ///
     /// With a `data` port, the call's file, directory and dataset arguments are mounted
     /// read-only for this execution alone (`wasmdask:task/data`).
@@ -98,11 +100,23 @@ impl Sandbox {
         &self,
         component: &Arc<LoadedComponent>,
         function: &str,
-        mut args: Vec<Val>,
+        args: Vec<ArgValue>,
         cluster: Option<Arc<dyn FanOut>>,
         depth: u32,
         data: Option<&dyn DataPort>,
     ) -> ExecReport<Bytes> {
+        // A typed call lowers the arguments as they are; any other call takes `Val`s.
+        let typed = component
+            .task(function)
+            .is_ok_and(|task| task.typed.is_some());
+        let (mut args, typed_args) = if typed {
+            (Vec::new(), args)
+        } else {
+            (
+                args.into_iter().map(ArgValue::into_val).collect(),
+                Vec::new(),
+            )
+        };
         let mounts = match (data, component.task(function)) {
             (Some(data), Ok(task)) if task.has_stored_params() => {
                 match data.mount_inputs(task, &mut args) {
@@ -112,8 +126,8 @@ impl Sandbox {
             }
             _ => Vec::new(),
         };
-        let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| match task.typed {
-            Some(shape) => shape.call(store, func, &args).map(Returned::Encoded),
+        let call = |store: &mut Store<HostState>, func: Func, task: &TaskSig| match &task.typed {
+            Some(shape) => shape.call(store, func, typed_args).map(Returned::Encoded),
             None => {
                 let mut results = vec![Val::Bool(false); usize::from(task.result.is_some())];
                 func.call(store, &args, &mut results)?;

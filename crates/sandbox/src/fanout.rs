@@ -7,9 +7,12 @@
 
 use crate::component::{LoadedComponent, TaskSig};
 use crate::task_error::{ErrorKind, TaskError};
+use crate::typed_call::{Param, Shape};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
+use wasmdask_values::ArgValue;
+use wasmdask_values::{NumberLists, number_list_from_binary, number_lists_from_binary};
 use wasmtime::component::{Type, Val};
 
 pub use crate::pending::Pending;
@@ -34,8 +37,8 @@ pub struct Call {
 /// One argument of a [`Call`].
 #[derive(Debug, Clone)]
 pub enum Arg {
-    /// A value of the parameter's type.
-    Value(Val),
+    /// A value of the parameter's type (a number list maybe still a vector, see [`ArgValue`]).
+    Value(ArgValue),
     /// The result of an earlier call of the same caller (a future, in Dask's words).
     Result(Input),
     /// A `list<T>` of results of earlier calls, in order.
@@ -58,7 +61,7 @@ impl Call {
     pub fn with_values(
         component: Arc<LoadedComponent>,
         function: String,
-        args: Vec<Val>,
+        args: Vec<ArgValue>,
         depth: u32,
     ) -> Self {
         Call {
@@ -80,16 +83,34 @@ impl Call {
 
     /// The argument values, with every input's result decoded into its parameter's type. The
     /// inputs must have finished ([`Pending::is_done`]); a failed one fails the call with its
-    /// kind, in a message that names the handle (see [`input_failed`]).
-    pub fn values(self, deadline: Instant) -> Result<Vec<Val>, TaskError> {
+    /// kind, in a message that names the handle (see [`input_failed`]). For a call that takes
+    /// the typed path, a number-list input stays a vector ([`ArgValue::Numbers`]) instead of
+    /// becoming a `Val` per element.
+    pub fn values(self, deadline: Instant) -> Result<Vec<ArgValue>, TaskError> {
         let task = self.component.task(&self.function)?;
+        let kinds = task.typed.as_ref().map(Shape::params);
         let mut values = Vec::with_capacity(self.args.len());
         for (i, arg) in self.args.into_iter().enumerate() {
             let (name, ty) = &task.params[i];
-            match arg {
-                Arg::Value(value) => values.push(value),
-                Arg::Result(input) => values.push(input.value(task, name, ty, deadline)?),
-                Arg::Results(inputs) => {
+            let kind = kinds.and_then(|kinds| kinds.get(i));
+            match (arg, kind) {
+                (Arg::Value(value), _) => values.push(value),
+                (Arg::Result(input), Some(Param::List(element))) => {
+                    let numbers = input.decode(task, name, ty, deadline, |bytes| {
+                        number_list_from_binary(bytes, element)
+                    })?;
+                    values.push(ArgValue::Numbers(numbers));
+                }
+                (Arg::Result(input), Some(Param::Lists(element))) => {
+                    let lists = input.decode(task, name, ty, deadline, |bytes| {
+                        number_lists_from_binary(bytes, element)
+                    })?;
+                    values.push(ArgValue::NumberLists(lists));
+                }
+                (Arg::Result(input), _) => {
+                    values.push(ArgValue::Val(input.value(task, name, ty, deadline)?))
+                }
+                (Arg::Results(inputs), kind) => {
                     let Type::List(list) = ty else {
                         return Err(TaskError::new(
                             ErrorKind::BadInput,
@@ -97,11 +118,26 @@ impl Call {
                         ));
                     };
                     let item = list.ty();
+                    if let Some(Param::Lists(element)) = kind {
+                        let lists = inputs
+                            .iter()
+                            .map(|input| {
+                                input.decode(task, name, &item, deadline, |bytes| {
+                                    number_list_from_binary(bytes, element)
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let lists = NumberLists::from_lists(lists, element).map_err(|e| {
+                            TaskError::new(ErrorKind::InvalidComponent, e.to_string())
+                        })?;
+                        values.push(ArgValue::NumberLists(lists));
+                        continue;
+                    }
                     let items = inputs
                         .iter()
                         .map(|input| input.value(task, name, &item, deadline))
                         .collect::<Result<Vec<_>, _>>()?;
-                    values.push(Val::List(items));
+                    values.push(ArgValue::Val(Val::List(items)));
                 }
             }
         }
@@ -118,11 +154,25 @@ impl Input {
         ty: &Type,
         deadline: Instant,
     ) -> Result<Val, TaskError> {
+        self.decode(task, param, ty, deadline, |bytes| {
+            wasmdask_values::from_binary(bytes, ty)
+        })
+    }
+
+    /// The finished result, decoded by `decode` (as `ty`) for the argument `param` of `task`.
+    fn decode<T>(
+        &self,
+        task: &TaskSig,
+        param: &str,
+        ty: &Type,
+        deadline: Instant,
+        decode: impl FnOnce(&[u8]) -> Result<T, wasmdask_values::ValueError>,
+    ) -> Result<T, TaskError> {
         let bytes = self
             .result
             .wait(deadline)
             .map_err(|e| input_failed(&task.name, param, self.handle, &self.function, &e))?;
-        wasmdask_values::from_binary(&bytes, ty).map_err(|e| {
+        decode(&bytes).map_err(|e| {
             TaskError::new(
                 ErrorKind::InvalidComponent,
                 format!(

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmdask_values as values;
+use wasmdask_values::ArgValue;
 use wasmtime::component::{ResourceTable, Type};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -123,7 +124,7 @@ impl GuestCalls {
                     values::args_from_json(&json, &task.params)
                         .map_err(|e| bad(e.to_string()))?
                         .into_iter()
-                        .map(Arg::Value)
+                        .map(|value| Arg::Value(ArgValue::Val(value)))
                         .collect()
                 }
                 Args::Binary(bytes) => values::args_from_binary(bytes, &task.params)
@@ -135,7 +136,7 @@ impl GuestCalls {
                         ))
                     })?
                     .into_iter()
-                    .map(Arg::Value)
+                    .map(|value| Arg::Value(ArgValue::Val(value)))
                     .collect(),
                 Args::Parts(parts) => self.args_of_parts(task, parts).map_err(bad)?,
             };
@@ -180,14 +181,14 @@ impl GuestCalls {
             .iter()
             .zip(&task.params)
             .map(|(part, (name, ty))| match part {
-                wit_cluster::Arg::Value(bytes) => {
-                    values::from_binary(bytes, ty).map(Arg::Value).map_err(|e| {
+                wit_cluster::Arg::Value(bytes) => values::from_binary(bytes, ty)
+                    .map(|value| Arg::Value(ArgValue::Val(value)))
+                    .map_err(|e| {
                         format!(
                             "argument `{name}` does not decode as {}: {e}",
                             values::wit_type(ty)
                         )
-                    })
-                }
+                    }),
                 wit_cluster::Arg::Call(handle) => self.input(name, ty, *handle).map(Arg::Result),
                 wit_cluster::Arg::Calls(handles) => {
                     let Type::List(list) = ty else {

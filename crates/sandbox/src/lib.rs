@@ -45,3 +45,5 @@ pub use host::LogLine;
 pub use limits::Limits;
 pub use pending::Fetch;
 pub use task_error::{ErrorKind, TaskError, UnknownErrorKind};
+/// The arguments [`Sandbox::execute_encoded`] takes.
+pub use wasmdask_values::ArgValue;

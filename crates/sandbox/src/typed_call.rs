@@ -1,42 +1,66 @@
-//! A call that skips `Val` for the commonest large result: a list of numbers made from a few
-//! scalars, such as `chunk: func(i: u32, len: u32) -> list<f64>`.
+//! A call that skips `Val` for the commonest large values, lists of numbers: results such as
+//! `chunk: func(i: u32, len: u32) -> list<f64>`, and arguments such as `scale: func(xs:
+//! list<f64>, k: f64)` or a reducer's `sum-lists: func(parts: list<list<f64>>) -> f64`.
 //!
 //! Wasmtime's dynamic [`Func::call`] lifts a result into one `Val` per element, and a worker
 //! then walks those `Val`s into the binary encoding: about 130 ms for a million `f64`s, most of
-//! a data-heavy fan-out's time (bench [7]). A [`TypedFunc`] lifts the same list as a `Vec<f64>`
-//! in one copy, and [`numbers_to_binary`] encodes it in another. The bytes are the ones
-//! `to_binary` would give, so nothing downstream can tell the paths apart; the integration tests
-//! compare the two.
+//! a data-heavy fan-out's time (bench [7]). Arguments went the same way in reverse: 64 results
+//! of a million `f64`s passed to one `list<list<f64>>` parameter took 9.6 s and 3.5 GB as `Val`s.
+//! A [`TypedFunc`](wasmtime::component::TypedFunc) lifts and lowers the same lists as vectors
+//! in one copy each; the arguments come as [`ArgValue`]s, which keep lists decoded straight
+//! from their binary encoding ([`NumberList`]), and the result is encoded by
+//! [`numbers_to_binary`]. The bytes are the ones the `Val` path gives, so nothing downstream can
+//! tell the paths apart; the tests compare the two.
 //!
 //! A typed call needs its parameter types at compile time, and a task's are known only when
-//! the component loads. [`Scalars`] is a parameter list of up to 16 scalars (the canonical ABI
-//! passes those in core-wasm arguments, never through memory) that checks the export's real
-//! parameter types when the typed function is made, and lowers each `Val` to its core value.
-//! It implements wasmtime's canonical-ABI traits, whose methods are `#[doc(hidden)]`: wasmtime
-//! is pinned to one minor line (48.0.x) in Cargo.toml, and this file is the only place that
-//! relies on them.
+//! the component loads. [`Params`] is a parameter list of scalars and number lists that checks
+//! the export's real parameter types when the typed function is made, and lowers each argument
+//! itself (scalars to their core value, lists through wasmtime's own lowering of slices). It
+//! implements wasmtime's canonical-ABI traits, whose methods are `#[doc(hidden)]`: wasmtime is
+//! pinned to one minor line (48.0.x) in Cargo.toml, and this file is the only place that relies
+//! on them.
 
 use std::mem::MaybeUninit;
-use wasmdask_values::{Number, numbers_to_binary};
+use wasmdask_values::{ArgValue, Number, NumberList, NumberLists, is_number, numbers_to_binary};
 use wasmtime::component::__internal::{
     CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext,
 };
 use wasmtime::component::{ComponentNamedList, ComponentType, Func, Lift, Lower, Type, Val};
 use wasmtime::{AsContextMut, ValRaw};
 
-/// The most parameters the canonical ABI passes as core-wasm arguments (`MAX_FLAT_PARAMS`).
+/// The most core values the canonical ABI passes as flat arguments (`MAX_FLAT_PARAMS`); a
+/// scalar takes one, a list two (its address and length).
 const MAX_FLAT_PARAMS: usize = 16;
 
-/// The exports a typed call serves: scalar parameters and a `list<T>` of numbers as the
-/// result, or as the `ok` side of a `result<list<T>, string>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The exports a typed call serves: parameters that are scalars, number lists or lists of
+/// number lists, returning a number list (or a `result<list<N>, string>`); or, when a
+/// parameter is a list, returning a number (or a `result<N, string>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Shape {
+    params: Vec<Param>,
+    returns: Returns,
+}
+
+/// How one parameter is passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    /// A scalar: one core value.
+    Scalar,
+    /// A `list<N>` of this number type.
+    List(Type),
+    /// A `list<list<N>>` of this number type.
+    Lists(Type),
+}
+
+/// The result: a number or a list of numbers, maybe the `ok` side of a `result<_, string>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Returns {
     element: Element,
-    /// Whether the result is `result<list<T>, string>`.
+    list: bool,
     fallible: bool,
 }
 
-/// The number type of the result's elements.
+/// A WIT number type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Element {
     U8,
@@ -51,21 +75,9 @@ enum Element {
     F64,
 }
 
-impl Shape {
-    /// The shape of an export with these parameters and result, if a typed call serves it.
-    pub(crate) fn of(params: &[(String, Type)], result: Option<&Type>) -> Option<Shape> {
-        if params.len() > MAX_FLAT_PARAMS || !params.iter().all(|(_, ty)| is_scalar(ty)) {
-            return None;
-        }
-        let (list, fallible) = match result? {
-            Type::List(list) => (list.clone(), false),
-            Type::Result(result) => match (result.ok(), result.err()) {
-                (Some(Type::List(list)), Some(Type::String)) => (list, true),
-                _ => return None,
-            },
-            _ => return None,
-        };
-        let element = match list.ty() {
+impl Element {
+    fn of(ty: &Type) -> Option<Element> {
+        Some(match ty {
             Type::U8 => Element::U8,
             Type::S8 => Element::S8,
             Type::U16 => Element::U16,
@@ -77,31 +89,85 @@ impl Shape {
             Type::Float32 => Element::F32,
             Type::Float64 => Element::F64,
             _ => return None,
+        })
+    }
+}
+
+impl Shape {
+    /// The shape of an export with these parameters and result, if a typed call serves it.
+    pub(crate) fn of(params: &[(String, Type)], result: Option<&Type>) -> Option<Shape> {
+        let mut flat = 0;
+        let params = params
+            .iter()
+            .map(|(_, ty)| {
+                if is_scalar(ty) {
+                    flat += 1;
+                    return Some(Param::Scalar);
+                }
+                let Type::List(list) = ty else { return None };
+                flat += 2;
+                match list.ty() {
+                    element if is_number(&element) => Some(Param::List(element)),
+                    Type::List(inner) if is_number(&inner.ty()) => Some(Param::Lists(inner.ty())),
+                    _ => None,
+                }
+            })
+            .collect::<Option<Vec<Param>>>()?;
+        if flat > MAX_FLAT_PARAMS {
+            return None;
+        }
+        let takes_list = params.iter().any(|p| *p != Param::Scalar);
+        let returns = |ty: &Type, fallible: bool| match ty {
+            Type::List(list) => Some(Returns {
+                element: Element::of(&list.ty())?,
+                list: true,
+                fallible,
+            }),
+            // A call of scalars returning a scalar has nothing large to skip.
+            number if takes_list => Some(Returns {
+                element: Element::of(number)?,
+                list: false,
+                fallible,
+            }),
+            _ => None,
         };
-        Some(Shape { element, fallible })
+        let returns = match result? {
+            Type::Result(result) => match (result.ok(), result.err()) {
+                (Some(ok), Some(Type::String)) => returns(&ok, true)?,
+                _ => return None,
+            },
+            other => returns(other, false)?,
+        };
+        Some(Shape { params, returns })
     }
 
-    /// Calls `func` with `args` and returns the binary encoding of the list, or the guest's
+    /// How each parameter is passed, in order.
+    pub(crate) fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// Calls `func` with `args` and returns the binary encoding of the result, or the guest's
     /// `err` string. `args` must fit the export's parameters (the caller checked them against
     /// the same types); wasmtime's own type check runs when the typed function is made.
     pub(crate) fn call(
-        self,
+        &self,
         store: impl AsContextMut,
         func: Func,
-        args: &[Val],
+        args: Vec<ArgValue>,
     ) -> wasmtime::Result<Result<Vec<u8>, String>> {
-        let params = Scalars::lower(args)?;
-        match self.element {
-            Element::U8 => typed::<u8>(store, func, params, self.fallible),
-            Element::S8 => typed::<i8>(store, func, params, self.fallible),
-            Element::U16 => typed::<u16>(store, func, params, self.fallible),
-            Element::S16 => typed::<i16>(store, func, params, self.fallible),
-            Element::U32 => typed::<u32>(store, func, params, self.fallible),
-            Element::S32 => typed::<i32>(store, func, params, self.fallible),
-            Element::U64 => typed::<u64>(store, func, params, self.fallible),
-            Element::S64 => typed::<i64>(store, func, params, self.fallible),
-            Element::F32 => typed::<f32>(store, func, params, self.fallible),
-            Element::F64 => typed::<f64>(store, func, params, self.fallible),
+        let params = Params::new(&self.params, args)?;
+        let r = self.returns;
+        match r.element {
+            Element::U8 => typed::<u8>(store, func, params, r),
+            Element::S8 => typed::<i8>(store, func, params, r),
+            Element::U16 => typed::<u16>(store, func, params, r),
+            Element::S16 => typed::<i16>(store, func, params, r),
+            Element::U32 => typed::<u32>(store, func, params, r),
+            Element::S32 => typed::<i32>(store, func, params, r),
+            Element::U64 => typed::<u64>(store, func, params, r),
+            Element::S64 => typed::<i64>(store, func, params, r),
+            Element::F32 => typed::<f32>(store, func, params, r),
+            Element::F64 => typed::<f64>(store, func, params, r),
         }
     }
 }
@@ -109,18 +175,36 @@ impl Shape {
 fn typed<N: Number + Lift>(
     mut store: impl AsContextMut,
     func: Func,
-    params: Scalars,
-    fallible: bool,
+    params: Params,
+    returns: Returns,
 ) -> wasmtime::Result<Result<Vec<u8>, String>> {
-    if fallible {
-        let typed = func.typed::<Scalars, (Result<Vec<N>, String>,)>(&store)?;
-        let (returned,) = typed.call(store.as_context_mut(), params)?;
-        Ok(returned.map(|items| numbers_to_binary(&items)))
-    } else {
-        let typed = func.typed::<Scalars, (Vec<N>,)>(&store)?;
-        let (items,) = typed.call(store.as_context_mut(), params)?;
-        Ok(Ok(numbers_to_binary(&items)))
-    }
+    let one = |n: N| {
+        let mut out = Vec::new();
+        N::extend(&[n], &mut out);
+        out
+    };
+    Ok(match (returns.list, returns.fallible) {
+        (true, false) => {
+            let typed = func.typed::<Params, (Vec<N>,)>(&store)?;
+            let (items,) = typed.call(store.as_context_mut(), params)?;
+            Ok(numbers_to_binary(&items))
+        }
+        (true, true) => {
+            let typed = func.typed::<Params, (Result<Vec<N>, String>,)>(&store)?;
+            let (returned,) = typed.call(store.as_context_mut(), params)?;
+            returned.map(|items| numbers_to_binary(&items))
+        }
+        (false, false) => {
+            let typed = func.typed::<Params, (N,)>(&store)?;
+            let (n,) = typed.call(store.as_context_mut(), params)?;
+            Ok(one(n))
+        }
+        (false, true) => {
+            let typed = func.typed::<Params, (Result<N, String>,)>(&store)?;
+            let (returned,) = typed.call(store.as_context_mut(), params)?;
+            returned.map(one)
+        }
+    })
 }
 
 fn is_scalar(ty: &Type) -> bool {
@@ -141,78 +225,154 @@ fn is_scalar(ty: &Type) -> bool {
     )
 }
 
-/// Up to [`MAX_FLAT_PARAMS`] scalar arguments, already lowered to core-wasm values. Slots past
-/// the export's parameter count stay zero: the call passes one buffer for arguments and
-/// results, and the callee reads only its own parameters from it.
-#[derive(Clone, Copy)]
-struct Scalars([ValRaw; MAX_FLAT_PARAMS]);
+/// The arguments of a typed call, each ready to lower: scalars already as their core value,
+/// lists as vectors that wasmtime's own slice lowering copies into the guest.
+struct Params(Vec<Lowered>);
 
-impl Scalars {
-    /// Each argument as the canonical ABI lowers it (wasmtime's own lowering of the Rust
-    /// types: small integers widened to i32, signed ones sign-extended, floats as their bits).
-    fn lower(args: &[Val]) -> wasmtime::Result<Scalars> {
-        if args.len() > MAX_FLAT_PARAMS {
-            wasmtime::bail!("{} scalar arguments, at most {MAX_FLAT_PARAMS}", args.len());
+enum Lowered {
+    Raw(ValRaw),
+    List(NumberList),
+    Lists(NumberLists),
+}
+
+impl Params {
+    fn new(kinds: &[Param], args: Vec<ArgValue>) -> wasmtime::Result<Params> {
+        if kinds.len() != args.len() {
+            wasmtime::bail!("{} arguments for {} parameters", args.len(), kinds.len());
         }
-        let mut raw = [ValRaw::u64(0); MAX_FLAT_PARAMS];
-        for (slot, arg) in raw.iter_mut().zip(args) {
-            *slot = match *arg {
-                Val::Bool(b) => ValRaw::i32(i32::from(b)),
-                Val::U8(n) => ValRaw::u32(u32::from(n)),
-                Val::S8(n) => ValRaw::i32(i32::from(n)),
-                Val::U16(n) => ValRaw::u32(u32::from(n)),
-                Val::S16(n) => ValRaw::i32(i32::from(n)),
-                Val::U32(n) => ValRaw::u32(n),
-                Val::S32(n) => ValRaw::i32(n),
-                Val::U64(n) => ValRaw::u64(n),
-                Val::S64(n) => ValRaw::i64(n),
-                Val::Float32(f) => ValRaw::f32(f.to_bits()),
-                Val::Float64(f) => ValRaw::f64(f.to_bits()),
-                Val::Char(c) => ValRaw::u32(u32::from(c)),
-                ref other => wasmtime::bail!("a typed call takes scalars, not {other:?}"),
-            };
-        }
-        Ok(Scalars(raw))
+        let lowered = kinds
+            .iter()
+            .zip(args)
+            .map(|(kind, arg)| {
+                Ok(match (kind, arg) {
+                    (Param::Scalar, ArgValue::Val(val)) => Lowered::Raw(raw_scalar(&val)?),
+                    (Param::List(_), ArgValue::Numbers(list)) => Lowered::List(list),
+                    (Param::List(element), ArgValue::Val(val)) => {
+                        Lowered::List(NumberList::from_val(&val, element)?)
+                    }
+                    (Param::Lists(_), ArgValue::NumberLists(lists)) => Lowered::Lists(lists),
+                    (Param::Lists(element), ArgValue::Val(Val::List(lists))) => {
+                        let lists = lists
+                            .iter()
+                            .map(|list| NumberList::from_val(list, element))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Lowered::Lists(NumberLists::from_lists(lists, element)?)
+                    }
+                    (kind, arg) => wasmtime::bail!("{arg:?} cannot be passed as {kind:?}"),
+                })
+            })
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        Ok(Params(lowered))
     }
 }
 
+/// A scalar argument as the canonical ABI lowers it (wasmtime's own lowering of the Rust types:
+/// small integers widened to i32, signed ones sign-extended, floats as their bits).
+fn raw_scalar(arg: &Val) -> wasmtime::Result<ValRaw> {
+    Ok(match *arg {
+        Val::Bool(b) => ValRaw::i32(i32::from(b)),
+        Val::U8(n) => ValRaw::u32(u32::from(n)),
+        Val::S8(n) => ValRaw::i32(i32::from(n)),
+        Val::U16(n) => ValRaw::u32(u32::from(n)),
+        Val::S16(n) => ValRaw::i32(i32::from(n)),
+        Val::U32(n) => ValRaw::u32(n),
+        Val::S32(n) => ValRaw::i32(n),
+        Val::U64(n) => ValRaw::u64(n),
+        Val::S64(n) => ValRaw::i64(n),
+        Val::Float32(f) => ValRaw::f32(f.to_bits()),
+        Val::Float64(f) => ValRaw::f64(f.to_bits()),
+        Val::Char(c) => ValRaw::u32(u32::from(c)),
+        ref other => wasmtime::bail!("a typed call takes scalars here, not {other:?}"),
+    })
+}
+
+/// `items` lowered into the guest by wasmtime (the guest's `realloc`, one copy): the list's
+/// address and length.
+fn lower_slice<T: Lower, U>(
+    items: &[T],
+    cx: &mut LowerContext<'_, U>,
+    ty: InterfaceType,
+) -> wasmtime::Result<[ValRaw; 2]> {
+    let mut pair = MaybeUninit::new([ValRaw::u64(0); 2]);
+    items.linear_lower_to_flat(cx, ty, &mut pair)?;
+    // SAFETY: `pair` was initialised when it was made; the lowering only overwrites it.
+    #[allow(unsafe_code)]
+    Ok(unsafe { pair.assume_init() })
+}
+
+macro_rules! lower_numbers {
+    ($list:expr, $cx:expr, $ty:expr, $enum:ident) => {
+        match $list {
+            $enum::U8(items) => lower_slice(items, $cx, $ty),
+            $enum::S8(items) => lower_slice(items, $cx, $ty),
+            $enum::U16(items) => lower_slice(items, $cx, $ty),
+            $enum::S16(items) => lower_slice(items, $cx, $ty),
+            $enum::U32(items) => lower_slice(items, $cx, $ty),
+            $enum::S32(items) => lower_slice(items, $cx, $ty),
+            $enum::U64(items) => lower_slice(items, $cx, $ty),
+            $enum::S64(items) => lower_slice(items, $cx, $ty),
+            $enum::F32(items) => lower_slice(items, $cx, $ty),
+            $enum::F64(items) => lower_slice(items, $cx, $ty),
+        }
+    };
+}
+
+fn is_number_type(ty: &InterfaceType) -> bool {
+    matches!(
+        ty,
+        InterfaceType::U8
+            | InterfaceType::S8
+            | InterfaceType::U16
+            | InterfaceType::S16
+            | InterfaceType::U32
+            | InterfaceType::S32
+            | InterfaceType::U64
+            | InterfaceType::S64
+            | InterfaceType::Float32
+            | InterfaceType::Float64
+    )
+}
+
 // SAFETY: `Lower` is an array of `ValRaw`, as the trait requires. `typecheck` accepts only a
-// tuple of at most 16 scalars, whose canonical ABI is one core value per parameter, passed flat
-// (16 is the flat limit, so the memory form below is never asked for); `ABI` describes 16
-// eight-byte slots, the widest such tuple.
+// tuple of scalars (one core value each) and lists of numbers or of number lists (two each: the
+// address and length), at most 16 core values, so the canonical ABI passes them flat and the
+// memory form below is never asked for; `ABI` describes 16 eight-byte slots, the widest such
+// tuple. Lists are written through the guest's `realloc`, hence `MAY_REQUIRE_REALLOC`.
 #[allow(unsafe_code)]
-unsafe impl ComponentType for Scalars {
+unsafe impl ComponentType for Params {
     type Lower = [ValRaw; MAX_FLAT_PARAMS];
 
     const ABI: CanonicalAbiInfo =
         CanonicalAbiInfo::fixed_length_list_static(&CanonicalAbiInfo::SCALAR8, 16);
 
-    const MAY_REQUIRE_REALLOC: bool = false;
+    const MAY_REQUIRE_REALLOC: bool = true;
 
     fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
         let InterfaceType::Tuple(tuple) = ty else {
             wasmtime::bail!("expected a parameter list");
         };
-        let params = &types.types[*tuple].types;
-        let scalar = |ty: &InterfaceType| {
-            matches!(
-                ty,
-                InterfaceType::Bool
-                    | InterfaceType::U8
-                    | InterfaceType::S8
-                    | InterfaceType::U16
-                    | InterfaceType::S16
-                    | InterfaceType::U32
-                    | InterfaceType::S32
-                    | InterfaceType::U64
-                    | InterfaceType::S64
-                    | InterfaceType::Float32
-                    | InterfaceType::Float64
-                    | InterfaceType::Char
-            )
+        let list_element = |ty: &InterfaceType| match ty {
+            InterfaceType::List(list) => Some(types.types[*list].element),
+            _ => None,
         };
-        if params.len() > MAX_FLAT_PARAMS || !params.iter().all(scalar) {
-            wasmtime::bail!("expected at most {MAX_FLAT_PARAMS} scalar parameters");
+        let mut flat = 0;
+        for param in types.types[*tuple].types.iter() {
+            flat += if is_number_type(param)
+                || matches!(param, InterfaceType::Bool | InterfaceType::Char)
+            {
+                1
+            } else {
+                match list_element(param) {
+                    Some(element) if is_number_type(&element) => 2,
+                    Some(element) if list_element(&element).is_some_and(|e| is_number_type(&e)) => {
+                        2
+                    }
+                    _ => wasmtime::bail!("expected scalar and number-list parameters"),
+                }
+            };
+        }
+        if flat > MAX_FLAT_PARAMS {
+            wasmtime::bail!("expected at most {MAX_FLAT_PARAMS} flat parameter values");
         }
         Ok(())
     }
@@ -220,18 +380,42 @@ unsafe impl ComponentType for Scalars {
 
 // SAFETY: a parameter list, checked by `typecheck` above.
 #[allow(unsafe_code)]
-unsafe impl ComponentNamedList for Scalars {}
+unsafe impl ComponentNamedList for Params {}
 
 // SAFETY: writes every slot of `Lower`.
 #[allow(unsafe_code)]
-unsafe impl Lower for Scalars {
+unsafe impl Lower for Params {
     fn linear_lower_to_flat<T>(
         &self,
-        _cx: &mut LowerContext<'_, T>,
-        _ty: InterfaceType,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
         dst: &mut MaybeUninit<Self::Lower>,
     ) -> wasmtime::Result<()> {
-        dst.write(self.0);
+        let InterfaceType::Tuple(tuple) = ty else {
+            wasmtime::bail!("expected a parameter list");
+        };
+        let fields: Vec<InterfaceType> = cx.types[tuple].types.to_vec();
+        let mut raw = [ValRaw::u64(0); MAX_FLAT_PARAMS];
+        let mut at = 0;
+        for (param, field) in self.0.iter().zip(fields) {
+            match param {
+                Lowered::Raw(value) => {
+                    raw[at] = *value;
+                    at += 1;
+                }
+                Lowered::List(list) => {
+                    let pair = lower_numbers!(list, cx, field, NumberList)?;
+                    raw[at..at + 2].copy_from_slice(&pair);
+                    at += 2;
+                }
+                Lowered::Lists(lists) => {
+                    let pair = lower_numbers!(lists, cx, field, NumberLists)?;
+                    raw[at..at + 2].copy_from_slice(&pair);
+                    at += 2;
+                }
+            }
+        }
+        dst.write(raw);
         Ok(())
     }
 
@@ -241,14 +425,14 @@ unsafe impl Lower for Scalars {
         _ty: InterfaceType,
         _offset: usize,
     ) -> wasmtime::Result<()> {
-        wasmtime::bail!("scalar parameters are passed flat, never through memory")
+        wasmtime::bail!("at most 16 flat values are passed flat, never through memory")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::{ErrorKind, Sandbox, SandboxConfig};
-    use wasmdask_values::to_binary;
+    use wasmdask_values::{ArgValue, arg_values_from_binary, args_to_binary, to_binary};
     use wasmtime::component::Val;
 
     /// `(WIT type, core type, store instruction, bytes)` of each element type.
@@ -383,6 +567,7 @@ mod tests {
         let task = component.task(function).unwrap();
         assert!(task.typed.is_some(), "`{function}` takes the typed call");
         let by_val = sandbox.execute(&component, function, args.clone(), None, 0);
+        let args = args.into_iter().map(ArgValue::Val).collect();
         let typed = sandbox.execute_encoded(&component, function, args, None, 0, None);
         let val = by_val.outcome.unwrap().unwrap();
         let ty = task.output_type().unwrap();
@@ -454,6 +639,7 @@ mod tests {
         let component = sandbox.load(component()).unwrap();
         let failing = vec![Val::Bool(true)];
         let by_val = sandbox.execute(&component, "maybe-f64", failing.clone(), None, 0);
+        let failing = failing.into_iter().map(ArgValue::Val).collect();
         let typed = sandbox.execute_encoded(&component, "maybe-f64", failing, None, 0, None);
         let (by_val, typed) = (by_val.outcome.unwrap_err(), typed.outcome.unwrap_err());
         assert_eq!(typed.kind, ErrorKind::GuestError);
@@ -480,5 +666,131 @@ mod tests {
             "a string parameter"
         );
         assert!(Shape::of(&scalars, list.as_ref()).is_some());
+    }
+
+    /// A component whose exports take lists of numbers (a bump allocator is its `realloc`):
+    /// - `sum-f64(xs: list<f64>) -> f64` and `sum-u32(xs: list<u32>) -> u64`;
+    /// - `sum-lists(parts: list<list<f64>>, k: f64) -> f64`: every element, times `k`;
+    /// - `scale(xs: list<f64>, k: f64) -> list<f64>`.
+    fn lists_component() -> Vec<u8> {
+        let wat = r#"(component
+          (core module $m
+            (memory (export "memory") 1)
+            (global $next (mut i32) (i32.const 1024))
+            (func (export "realloc") (param i32 i32 i32 i32) (result i32) (local $p i32)
+              (local.set $p (i32.and (i32.add (global.get $next) (i32.const 7)) (i32.const -8)))
+              (global.set $next (i32.add (local.get $p) (local.get 3)))
+              (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+                (then (drop (memory.grow (i32.add (i32.shr_u (i32.sub (global.get $next)
+                  (i32.mul (memory.size) (i32.const 65536))) (i32.const 16)) (i32.const 1))))))
+              (local.get $p))
+            (func $sum (param $p i32) (param $n i32) (result f64) (local $acc f64)
+              (block $done (loop $next
+                (br_if $done (i32.eqz (local.get $n)))
+                (local.set $acc (f64.add (local.get $acc) (f64.load (local.get $p))))
+                (local.set $p (i32.add (local.get $p) (i32.const 8)))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br $next)))
+              (local.get $acc))
+            (func (export "sum-f64") (param i32 i32) (result f64) (call $sum (local.get 0) (local.get 1)))
+            (func (export "sum-u32") (param $p i32) (param $n i32) (result i64) (local $acc i64)
+              (block $done (loop $next
+                (br_if $done (i32.eqz (local.get $n)))
+                (local.set $acc (i64.add (local.get $acc) (i64.load32_u (local.get $p))))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br $next)))
+              (local.get $acc))
+            (func (export "sum-lists") (param $p i32) (param $n i32) (param $k f64) (result f64)
+              (local $acc f64)
+              (block $done (loop $next
+                (br_if $done (i32.eqz (local.get $n)))
+                (local.set $acc (f64.add (local.get $acc)
+                  (call $sum (i32.load (local.get $p)) (i32.load offset=4 (local.get $p)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 8)))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br $next)))
+              (f64.mul (local.get $acc) (local.get $k)))
+            (func (export "scale") (param $p i32) (param $n i32) (param $k f64) (result i32)
+              (local $out i32) (local $i i32)
+              (local.set $out (call 0 (i32.const 0) (i32.const 0) (i32.const 8)
+                (i32.mul (local.get $n) (i32.const 8))))
+              (block $done (loop $next
+                (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+                (f64.store (i32.add (local.get $out) (i32.mul (local.get $i) (i32.const 8)))
+                  (f64.mul (local.get $k) (f64.load (i32.add (local.get $p)
+                    (i32.mul (local.get $i) (i32.const 8))))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $next)))
+              (i32.store (i32.const 16) (local.get $out))
+              (i32.store (i32.const 20) (local.get $n))
+              (i32.const 16)))
+          (core instance $i (instantiate $m))
+          (alias core export $i "memory" (core memory $mem))
+          (alias core export $i "realloc" (core func $realloc))
+          (func (export "sum-f64") (param "xs" (list f64)) (result f64)
+            (canon lift (core func $i "sum-f64") (memory $mem) (realloc $realloc)))
+          (func (export "sum-u32") (param "xs" (list u32)) (result u64)
+            (canon lift (core func $i "sum-u32") (memory $mem) (realloc $realloc)))
+          (func (export "sum-lists") (param "parts" (list (list f64))) (param "k" f64) (result f64)
+            (canon lift (core func $i "sum-lists") (memory $mem) (realloc $realloc)))
+          (func (export "scale") (param "xs" (list f64)) (param "k" f64) (result (list f64))
+            (canon lift (core func $i "scale") (memory $mem) (realloc $realloc))))"#;
+        wat::parse_str(wat).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Number-list arguments lowered typed, given as `Val`s or decoded straight from their
+    /// binary encoding, give the bytes the `Val` path gives.
+    #[test]
+    fn number_list_parameters_are_lowered_as_wasmtime_lowers_them() {
+        let sandbox = sandbox();
+        let component = sandbox.load(lists_component()).unwrap();
+        let floats =
+            |n: usize, k: f64| Val::List((0..n).map(|i| Val::Float64(i as f64 * k)).collect());
+        let cases = [
+            ("sum-f64", vec![floats(100_000, 0.5)]),
+            ("sum-f64", vec![floats(0, 1.0)]),
+            (
+                "sum-u32",
+                vec![Val::List(
+                    (0..1000).map(|i| Val::U32(u32::MAX - i)).collect(),
+                )],
+            ),
+            (
+                "sum-lists",
+                vec![
+                    Val::List(vec![floats(1000, 1.0), floats(0, 1.0), floats(3, -2.0)]),
+                    Val::Float64(0.25),
+                ],
+            ),
+            ("sum-lists", vec![Val::List(vec![]), Val::Float64(1.0)]),
+            ("scale", vec![floats(5000, 1.5), Val::Float64(-2.0)]),
+        ];
+        for (function, args) in cases {
+            let task = component.task(function).unwrap();
+            assert!(task.is_typed(), "`{function}` takes the typed call");
+            let by_val = sandbox.execute(&component, function, args.clone(), None, 0);
+            let val = by_val.outcome.unwrap().unwrap();
+            let expected = to_binary(&val, &task.output_type().unwrap()).unwrap();
+            let as_vals = args.iter().cloned().map(ArgValue::Val).collect();
+            let typed = sandbox.execute_encoded(&component, function, as_vals, None, 0, None);
+            assert_eq!(
+                typed.outcome.unwrap().to_vec(),
+                expected,
+                "`{function}`, Vals"
+            );
+            let binary = args_to_binary(&args, &task.params).unwrap();
+            let decoded = arg_values_from_binary(&binary, &task.params).unwrap();
+            assert!(
+                decoded.iter().any(|arg| !matches!(arg, ArgValue::Val(_))),
+                "`{function}`: lists decode as vectors"
+            );
+            let typed = sandbox.execute_encoded(&component, function, decoded, None, 0, None);
+            assert_eq!(
+                typed.outcome.unwrap().to_vec(),
+                expected,
+                "`{function}`, vectors"
+            );
+        }
     }
 }

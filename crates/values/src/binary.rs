@@ -30,6 +30,7 @@ use wasmtime::component::{Type, Val};
 
 use super::error::ValueError;
 use super::json::check_plain_data;
+use super::number_list::{ArgValue, NumberList, NumberLists, is_number};
 use super::wit_type::wit_type;
 
 /// Element counts of zero-sized element types (such as an empty record) accepted in one list.
@@ -80,6 +81,31 @@ pub fn args_to_binary(args: &[Val], params: &[(String, Type)]) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// The binary encoding of a `list<element>` of numbers as a [`NumberList`]: the same checks as
+/// [`from_binary`], without a `Val` per element.
+///
+/// # Errors
+///
+/// As [`from_binary`]; also when `element` is not a number type.
+pub fn number_list_from_binary(bytes: &[u8], element: &Type) -> Result<NumberList, ValueError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let list = reader.numbers(element)?;
+    reader.finish()?;
+    Ok(list)
+}
+
+/// The binary encoding of a `list<list<element>>` of numbers as [`NumberLists`].
+///
+/// # Errors
+///
+/// As [`number_list_from_binary`].
+pub fn number_lists_from_binary(bytes: &[u8], element: &Type) -> Result<NumberLists, ValueError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let lists = reader.number_lists(element)?;
+    reader.finish()?;
+    Ok(lists)
+}
+
 /// A call's arguments from their binary encoding (see [`args_to_binary`]).
 ///
 /// # Errors
@@ -90,6 +116,26 @@ pub fn args_from_binary(bytes: &[u8], params: &[(String, Type)]) -> Result<Vec<V
     let args = params
         .iter()
         .map(|(name, ty)| reader.value(ty).map_err(|e| e.in_name(name)))
+        .collect::<Result<_, _>>()?;
+    reader.finish()?;
+    Ok(args)
+}
+
+/// As [`args_from_binary`], but an argument of type `list<N>` or `list<list<N>>` of numbers
+/// becomes a vector ([`ArgValue::Numbers`], [`ArgValue::NumberLists`]) instead of a `Val` per
+/// element: the arguments of a call that lowers them typed.
+///
+/// # Errors
+///
+/// As [`args_from_binary`].
+pub fn arg_values_from_binary(
+    bytes: &[u8],
+    params: &[(String, Type)],
+) -> Result<Vec<ArgValue>, ValueError> {
+    let mut reader = Reader { bytes, at: 0 };
+    let args = params
+        .iter()
+        .map(|(name, ty)| reader.arg_value(ty).map_err(|e| e.in_name(name)))
         .collect::<Result<_, _>>()?;
     reader.finish()?;
     Ok(args)
@@ -247,7 +293,7 @@ fn not_of_type(val: &Val, ty: &Type) -> ValueError {
 }
 
 /// The kind of a value for error messages (the values of a mismatch have no type to print).
-fn val_kind(val: &Val) -> &'static str {
+pub(crate) fn val_kind(val: &Val) -> &'static str {
     match val {
         Val::Bool(_) => "bool",
         Val::S8(_) => "s8",
@@ -557,6 +603,88 @@ impl<'b> Reader<'b> {
             .collect()
     }
 
+    /// A `list<element>` of numbers, each element decoded as `value` decodes it.
+    fn numbers(&mut self, element: &Type) -> Result<NumberList, ValueError> {
+        if !is_number(element) {
+            return Err(ValueError::new(format!(
+                "{} is not a number type",
+                wit_type(element)
+            )));
+        }
+        let n = self.count(element)?;
+        let varints = |reader: &mut Self, bits: u32| -> Result<Vec<u64>, ValueError> {
+            (0..n)
+                .map(|i| reader.varint(bits).map_err(|e| e.in_index(i)))
+                .collect()
+        };
+        Ok(match element {
+            Type::U8 => NumberList::U8(self.take(n)?.to_vec()),
+            Type::S8 => NumberList::S8(self.take(n)?.iter().map(|&b| b as i8).collect()),
+            Type::Float32 => NumberList::F32(self.fixed(n, f32::from_le_bytes)?),
+            Type::Float64 => NumberList::F64(self.fixed(n, f64::from_le_bytes)?),
+            Type::U16 => {
+                NumberList::U16(varints(self, 16)?.into_iter().map(|v| v as u16).collect())
+            }
+            Type::U32 => {
+                NumberList::U32(varints(self, 32)?.into_iter().map(|v| v as u32).collect())
+            }
+            Type::U64 => NumberList::U64(varints(self, 64)?),
+            Type::S16 => NumberList::S16(
+                varints(self, 16)?
+                    .into_iter()
+                    .map(|v| unzigzag(v) as i16)
+                    .collect(),
+            ),
+            Type::S32 => NumberList::S32(
+                varints(self, 32)?
+                    .into_iter()
+                    .map(|v| unzigzag(v) as i32)
+                    .collect(),
+            ),
+            _ => NumberList::S64(varints(self, 64)?.into_iter().map(unzigzag).collect()),
+        })
+    }
+
+    /// A `list<list<element>>` of numbers.
+    fn number_lists(&mut self, element: &Type) -> Result<NumberLists, ValueError> {
+        // Every inner list takes at least its count byte, so `count` bounds the outer count by
+        // the bytes left as it does for any element type that encodes to something.
+        let n = self.count(&Type::U8)?;
+        let lists = (0..n)
+            .map(|i| self.numbers(element).map_err(|e| e.in_index(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        NumberLists::from_lists(lists, element)
+    }
+
+    /// One argument of type `ty`: number lists as vectors, anything else as a `Val`.
+    fn arg_value(&mut self, ty: &Type) -> Result<ArgValue, ValueError> {
+        if let Type::List(list) = ty {
+            match list.ty() {
+                element if is_number(&element) => {
+                    return self.numbers(&element).map(ArgValue::Numbers);
+                }
+                Type::List(inner) if is_number(&inner.ty()) => {
+                    return self.number_lists(&inner.ty()).map(ArgValue::NumberLists);
+                }
+                _ => {}
+            }
+        }
+        self.value(ty).map(ArgValue::Val)
+    }
+
+    /// `n` fixed-width numbers of `W` little-endian bytes each.
+    fn fixed<const W: usize, T>(
+        &mut self,
+        n: usize,
+        from: fn([u8; W]) -> T,
+    ) -> Result<Vec<T>, ValueError> {
+        let bytes = self.take(n.saturating_mul(W))?;
+        Ok(bytes
+            .chunks_exact(W)
+            .map(|chunk| from(chunk.try_into().expect("W bytes")))
+            .collect())
+    }
+
     fn each(&mut self, tys: impl Iterator<Item = Type>) -> Result<Vec<Val>, ValueError> {
         tys.enumerate()
             .map(|(i, ty)| self.value(&ty).map_err(|e| e.in_index(i)))
@@ -730,6 +858,64 @@ mod tests {
                 .starts_with("at `xs[1]`: the binary value ends early"),
             "{err}"
         );
+    }
+
+    /// Every number type decodes to the same numbers as the `Val` path, nested too, and the
+    /// same bad bytes are refused.
+    #[test]
+    fn number_lists_decode_as_their_vals_do() {
+        for (wit, json) in [
+            ("u8", json!([0, 1, 255])),
+            ("s8", json!([-128, -1, 0, 127])),
+            ("u16", json!([0, 300, 65535])),
+            ("s16", json!([-32768, -65, 64, 32767])),
+            ("u32", json!([0, 1, 4294967295u32])),
+            ("s32", json!([-2147483648i32, 0, 2147483647])),
+            ("u64", json!([0, 18446744073709551615u64])),
+            (
+                "s64",
+                json!([-9223372036854775808i64, -1, 9223372036854775807i64]),
+            ),
+            ("f32", json!([-0.5, 0.0, 3.25])),
+            ("f64", json!([-1e300, 0.5, 2.0])),
+            ("f64", json!([])),
+        ] {
+            let element = t(wit);
+            let list_ty = t(&format!("(list {wit})"));
+            let bytes = bin(json.clone(), &format!("(list {wit})"));
+            let numbers = number_list_from_binary(&bytes, &element).unwrap();
+            assert_eq!(
+                numbers.clone().into_val(),
+                from_binary(&bytes, &list_ty).unwrap(),
+                "{wit}"
+            );
+            assert_eq!(
+                NumberList::from_val(&from_binary(&bytes, &list_ty).unwrap(), &element).unwrap(),
+                numbers,
+                "{wit}"
+            );
+            let nested = format!("(list (list {wit}))");
+            let bytes = bin(json!([json.clone(), [], json]), &nested);
+            let lists = number_lists_from_binary(&bytes, &element).unwrap();
+            assert_eq!(
+                lists.into_val(),
+                from_binary(&bytes, &t(&nested)).unwrap(),
+                "{wit}"
+            );
+            if !bytes.is_empty() {
+                let short = &bytes[..bytes.len() - 1];
+                assert!(number_lists_from_binary(short, &element).is_err(), "{wit}");
+            }
+        }
+        let bytes = bin(json!([1, 2]), "(list u32)");
+        assert!(number_list_from_binary(&bytes, &t("string")).is_err());
+        let long = [bytes.as_slice(), &[0]].concat();
+        assert!(
+            number_list_from_binary(&long, &t("u32")).is_err(),
+            "a byte left over"
+        );
+        // A count larger than the bytes left allocates nothing.
+        assert!(number_list_from_binary(&[0xff, 0xff, 0xff, 0x0f], &t("f64")).is_err());
     }
 
     #[test]

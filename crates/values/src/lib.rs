@@ -33,13 +33,17 @@ mod flyte_type;
 mod json;
 mod members;
 mod names;
+mod number_list;
 mod numbers;
 #[cfg(test)]
 mod test_types;
 mod wit_type;
 
 pub use args::{ArgFile, KeyValueError, args_from_json, args_from_key_values};
-pub use binary::{args_from_binary, args_to_binary, from_binary, list_prefix, to_binary};
+pub use binary::{
+    arg_values_from_binary, args_from_binary, args_to_binary, from_binary, list_prefix,
+    number_list_from_binary, number_lists_from_binary, to_binary,
+};
 pub use data::{
     DataType, StoredFields, contains_stored, data_type, datetime_from_text, datetime_parts,
     datetime_text, duration_from_str, duration_text_of, stored_val, visit_stored,
@@ -47,5 +51,6 @@ pub use data::{
 pub use error::ValueError;
 pub use flyte_type::{DATASET_FORMAT, FlyteType, flyte_output_type, flyte_type};
 pub use json::{check_plain_data, from_val, to_val};
+pub use number_list::{ArgValue, NumberList, NumberLists, is_number};
 pub use numbers::{Number, numbers_to_binary};
 pub use wit_type::{wit_params, wit_type};

@@ -3,7 +3,7 @@
 
 mod kernel;
 
-use wasmdask_guest::{Call, cluster, log};
+use wasmdask_guest::{Arg, Call, cluster, log};
 
 wasmdask_guest::wit_bindgen::generate!({
     // The shared `tasks` world (`wit/world.wit`) plus the Rust-only exports of
@@ -62,6 +62,17 @@ impl Guest for Tasks {
             total += chunk.result()?.iter().sum::<f64>();
         }
         Ok(total)
+    }
+
+    fn sum_all(chunks: Vec<Vec<f64>>) -> f64 {
+        chunks.iter().flatten().sum()
+    }
+
+    fn reduce_chunks(count: u32, len: u32) -> Result<f64, String> {
+        let chunks: Vec<Call<Vec<f64>>> = cluster::map("chunk", (0..count).map(|i| (i, len)))?;
+        // `Arg::calls` passes the chunks by handle: they move to the `sum-all` call, worker to
+        // worker, and only its f64 comes back here.
+        Ok(cluster::submit_with::<f64>("sum-all", [Arg::calls(&chunks)])?.result()?)
     }
 
     fn tree(depth: u32, width: u32) -> Result<u64, String> {

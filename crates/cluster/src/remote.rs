@@ -20,7 +20,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use wasmdask_sandbox::LoadedComponent;
-use wasmdask_sandbox::{Arg, ArgValue, Call, FanOut, Input, Pending};
+use wasmdask_sandbox::{Arg, Call, FanOut, Input, Pending};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 
 /// A connected gRPC client carrying the token.
@@ -418,13 +418,7 @@ impl RemoteCluster {
         for (arg, (name, ty)) in call.args.iter().zip(&task.params) {
             match arg {
                 Arg::Value(value) => {
-                    // A number list kept as a vector exists only where a call is executed
-                    // (a worker decodes its arguments so), never in a call sent on.
-                    let value = match value {
-                        ArgValue::Val(value) => value,
-                        other => &other.clone().into_val(),
-                    };
-                    let bytes = wasmdask_values::to_binary(value, ty).map_err(|e| {
+                    let bytes = value.to_binary(ty).map_err(|e| {
                         TaskError::new(ErrorKind::BadInput, format!("`{}`: {e}", task.name))
                     })?;
                     args.extend_from_slice(&bytes);

@@ -884,6 +884,7 @@ mod tests {
             let list_ty = t(&format!("(list {wit})"));
             let bytes = bin(json.clone(), &format!("(list {wit})"));
             let numbers = number_list_from_binary(&bytes, &element).unwrap();
+            assert_eq!(numbers.to_binary(), bytes, "{wit} encodes back");
             assert_eq!(
                 numbers.clone().into_val(),
                 from_binary(&bytes, &list_ty).unwrap(),
@@ -897,6 +898,9 @@ mod tests {
             let nested = format!("(list (list {wit}))");
             let bytes = bin(json!([json.clone(), [], json]), &nested);
             let lists = number_lists_from_binary(&bytes, &element).unwrap();
+            assert_eq!(lists.to_binary(), bytes, "{wit} lists encode back");
+            let arg = ArgValue::NumberLists(lists.clone());
+            assert_eq!(arg.to_binary(&t(&nested)).unwrap(), bytes);
             assert_eq!(
                 lists.into_val(),
                 from_binary(&bytes, &t(&nested)).unwrap(),

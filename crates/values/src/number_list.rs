@@ -6,8 +6,9 @@
 //! reducing call took 9.6 s and 3.5 GB that way. Decoded into a [`NumberList`], the same bytes
 //! are one copy into a vector, which wasmtime lowers with one more (`sandbox/src/typed_call.rs`).
 
-use super::binary::val_kind;
+use super::binary::{list_prefix, val_kind};
 use super::error::ValueError;
+use super::numbers::numbers_to_binary;
 use super::wit_type::wit_type;
 use wasmtime::component::{Type, Val};
 
@@ -32,6 +33,14 @@ macro_rules! number_lists {
         }
 
         impl NumberList {
+            /// The binary encoding of the list (as [`to_binary`](crate::to_binary) encodes its
+            /// `Val`s).
+            pub fn to_binary(&self) -> Vec<u8> {
+                match self {
+                    $(NumberList::$case(items) => numbers_to_binary(items),)*
+                }
+            }
+
             /// The same list as `Val`s (for a call that is not lowered typed).
             pub fn into_val(self) -> Val {
                 match self {
@@ -63,6 +72,19 @@ macro_rules! number_lists {
         }
 
         impl NumberLists {
+            /// The binary encoding of the lists.
+            pub fn to_binary(&self) -> Vec<u8> {
+                match self {
+                    $(NumberLists::$case(lists) => {
+                        let mut out = list_prefix(lists.len());
+                        for items in lists {
+                            out.extend_from_slice(&numbers_to_binary(items));
+                        }
+                        out
+                    })*
+                }
+            }
+
             /// The same lists as `Val`s.
             pub fn into_val(self) -> Val {
                 match self {
@@ -148,6 +170,19 @@ pub enum ArgValue {
 }
 
 impl ArgValue {
+    /// The binary encoding of the argument, a value of `ty`.
+    ///
+    /// # Errors
+    ///
+    /// When a `Val` is not of type `ty` (see [`to_binary`](crate::to_binary)).
+    pub fn to_binary(&self, ty: &Type) -> Result<Vec<u8>, ValueError> {
+        match self {
+            ArgValue::Val(val) => crate::to_binary(val, ty),
+            ArgValue::Numbers(list) => Ok(list.to_binary()),
+            ArgValue::NumberLists(lists) => Ok(lists.to_binary()),
+        }
+    }
+
     /// The argument as a `Val`, for a call that does not take the typed path.
     pub fn into_val(self) -> Val {
         match self {

@@ -721,14 +721,21 @@ def bench_wasmdask_data(args, logdir: Path) -> dict:
     return {"runs": runs, "chunks_per_worker": split, "processes_runs": processes, "on_worker_runs": on_worker}
 
 
+def bench_embedded_and_processes(args, function: str, task_args: list[str], expected, label: str,
+                                 warm_up: bool = True) -> dict:
+    """The whole `run --workers 2` (embedded) and `run --processes --workers 2` processes of one export."""
+    embedded_cmd = task_cmd(args, function, task_args, DIST_WORKERS)
+    # The first untimed run fills the compiled-component cache, which every later run shares.
+    embedded = bench_cmd(args, embedded_cmd, expected, f"wasmdask {label} embedded", warm_up=warm_up)
+    processes_cmd = task_cmd(args, function, task_args, DIST_WORKERS, ("--processes",))
+    processes = bench_cmd(args, processes_cmd, expected, f"wasmdask {label} run --processes")
+    return {"embedded_runs": embedded, "processes_runs": processes}
+
+
 def bench_wasmdask_tree(args) -> dict:
     """[8], wasmdask side: whole `run --workers 2` (embedded) and `run --processes --workers 2` processes."""
-    task_args = [f"depth={TREE_DEPTH}", f"width={TREE_WIDTH}"]
-    embedded_cmd = task_cmd(args, "tree", task_args, DIST_WORKERS)
-    embedded = bench_cmd(args, embedded_cmd, EXPECTED_TREE, "wasmdask tree embedded", warm_up=True)
-    processes_cmd = task_cmd(args, "tree", task_args, DIST_WORKERS, ("--processes",))
-    processes = bench_cmd(args, processes_cmd, EXPECTED_TREE, "wasmdask tree run --processes")
-    return {"embedded_runs": embedded, "processes_runs": processes}
+    return bench_embedded_and_processes(args, "tree", [f"depth={TREE_DEPTH}", f"width={TREE_WIDTH}"], EXPECTED_TREE,
+                                        "tree")
 
 
 def bench_wasmdask_graph(args) -> dict:
@@ -737,24 +744,15 @@ def bench_wasmdask_graph(args) -> dict:
     out = {}
     graphs = (("chain", CHAIN_N, EXPECTED_CHAIN), ("diamond", DIAMOND_N, EXPECTED_DIAMOND))
     for i, (name, n, expected) in enumerate(graphs):
-        embedded_cmd = task_cmd(args, name, [f"n={n}"], DIST_WORKERS)
-        # The first untimed run fills the compiled-component cache, which every later run shares.
-        embedded = bench_cmd(args, embedded_cmd, expected, f"wasmdask {name} embedded", warm_up=i == 0)
-        processes_cmd = task_cmd(args, name, [f"n={n}"], DIST_WORKERS, ("--processes",))
-        processes = bench_cmd(args, processes_cmd, expected, f"wasmdask {name} run --processes")
-        out[name] = {"embedded_runs": embedded, "processes_runs": processes}
+        out[name] = bench_embedded_and_processes(args, name, [f"n={n}"], expected, name, warm_up=i == 0)
     return out
 
 
 def bench_wasmdask_spin(args) -> dict:
     """[11], wasmdask side: whole `run --workers 2` (embedded) and `run --processes --workers 2` processes of
     the example's `spin-many`."""
-    task_args = [f"count={SPIN_TASKS}", f"micros={SPIN_US}"]
-    embedded_cmd = task_cmd(args, "spin-many", task_args, DIST_WORKERS)
-    embedded = bench_cmd(args, embedded_cmd, EXPECTED_SPIN, "wasmdask spin embedded", warm_up=True)
-    processes_cmd = task_cmd(args, "spin-many", task_args, DIST_WORKERS, ("--processes",))
-    processes = bench_cmd(args, processes_cmd, EXPECTED_SPIN, "wasmdask spin run --processes")
-    return {"embedded_runs": embedded, "processes_runs": processes}
+    return bench_embedded_and_processes(args, "spin-many", [f"count={SPIN_TASKS}", f"micros={SPIN_US}"],
+                                        EXPECTED_SPIN, "spin")
 
 
 # The Dask child's lists per group (the graph group yields two).

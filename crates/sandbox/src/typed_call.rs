@@ -208,21 +208,7 @@ fn typed<N: Number + Lift>(
 }
 
 fn is_scalar(ty: &Type) -> bool {
-    matches!(
-        ty,
-        Type::Bool
-            | Type::U8
-            | Type::S8
-            | Type::U16
-            | Type::S16
-            | Type::U32
-            | Type::S32
-            | Type::U64
-            | Type::S64
-            | Type::Float32
-            | Type::Float64
-            | Type::Char
-    )
+    is_number(ty) || matches!(ty, Type::Bool | Type::Char)
 }
 
 /// The arguments of a typed call, each ready to lower: scalars already as their core value,

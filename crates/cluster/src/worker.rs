@@ -20,10 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
-use wasmdask_sandbox::{ArgValue, Call, FanOut, Pending};
+use wasmdask_sandbox::{Call, FanOut, Pending};
 use wasmdask_sandbox::{ErrorKind, TaskError};
 use wasmdask_sandbox::{LoadedComponent, Sandbox, SandboxConfig, digest_of};
-use wasmdask_values as values;
 
 /// Results up to this size travel with their completion notice (through the scheduler to the
 /// owner, which usually takes them next); larger ones stay on the worker until someone fetches
@@ -421,15 +420,7 @@ impl Assignment {
     ) -> Option<Job> {
         let prepared = component.and_then(|component| {
             let task = component.task(&call.function)?;
-            // A task that lowers its number lists typed gets them as vectors, never as a
-            // `Val` per element.
-            let args = if task.is_typed() {
-                values::arg_values_from_binary(&call.args, &task.params)
-            } else {
-                values::args_from_binary(&call.args, &task.params)
-                    .map(|args| args.into_iter().map(ArgValue::Val).collect())
-            };
-            let args = args.map_err(|e| {
+            let args = task.args_from_binary(&call.args).map_err(|e| {
                 TaskError::new(
                     ErrorKind::BadInput,
                     format!("the arguments of `{}` do not decode: {e}", task.name),

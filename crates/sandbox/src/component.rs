@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmdask_values as values;
+use wasmdask_values::{ArgValue, ValueError};
 use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, Type, Val};
@@ -83,13 +84,26 @@ pub struct TaskSig {
 
 impl TaskSig {
     /// Whether calls of this task lower and lift their number lists without a `Val` per
-    /// element: an executor should then pass those arguments as [`ArgValue::Numbers`] or
-    /// [`ArgValue::NumberLists`] (see [`wasmdask_values::arg_values_from_binary`]).
-    ///
-    /// [`ArgValue::Numbers`]: wasmdask_values::ArgValue::Numbers
-    /// [`ArgValue::NumberLists`]: wasmdask_values::ArgValue::NumberLists
+    /// element (`typed_call`).
     pub fn is_typed(&self) -> bool {
         self.typed.is_some()
+    }
+
+    /// A call's arguments from their binary encoding, as
+    /// [`Sandbox::execute_encoded`](crate::Sandbox::execute_encoded) takes them: for a typed
+    /// task, number lists stay vectors ([`wasmdask_values::arg_values_from_binary`]), never a
+    /// `Val` per element.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not values of the parameters' types.
+    pub fn args_from_binary(&self, bytes: &[u8]) -> Result<Vec<ArgValue>, ValueError> {
+        if self.is_typed() {
+            wasmdask_values::arg_values_from_binary(bytes, &self.params)
+        } else {
+            wasmdask_values::args_from_binary(bytes, &self.params)
+                .map(|args| args.into_iter().map(ArgValue::Val).collect())
+        }
     }
 
     /// Whether an argument can be a file, directory or dataset (`wasmdask:task/data`), which a

@@ -127,26 +127,18 @@ impl GuestCalls {
                         .map(|value| Arg::Value(ArgValue::Val(value)))
                         .collect()
                 }
-                Args::Binary(bytes) => {
-                    // A typed call's number lists stay vectors, never a `Val` per element.
-                    let decoded = if task.is_typed() {
-                        values::arg_values_from_binary(bytes, &task.params)
-                    } else {
-                        values::args_from_binary(bytes, &task.params)
-                            .map(|args| args.into_iter().map(ArgValue::Val).collect())
-                    };
-                    decoded
-                        .map_err(|e| {
-                            bad(format!(
-                                "the arguments in the binary encoding do not fit its parameters \
-                                 ({}): {e}",
-                                values::wit_params(&task.params)
-                            ))
-                        })?
-                        .into_iter()
-                        .map(Arg::Value)
-                        .collect()
-                }
+                Args::Binary(bytes) => task
+                    .args_from_binary(bytes)
+                    .map_err(|e| {
+                        bad(format!(
+                            "the arguments in the binary encoding do not fit its parameters \
+                             ({}): {e}",
+                            values::wit_params(&task.params)
+                        ))
+                    })?
+                    .into_iter()
+                    .map(Arg::Value)
+                    .collect(),
                 Args::Parts(parts) => self.args_of_parts(task, parts).map_err(bad)?,
             };
             calls.push(Call {

@@ -47,7 +47,9 @@ submit to result is timed:
    --scheduler tcp://... -f sum-chunks` against a running scheduler + 2 workers (the root task runs
    in the client, the chunks on the workers), and the whole `wasmdask run --processes --workers 2`
    process (cluster start and stop included), vs. `client.submit(sum_all,
-   client.map(make_chunk, range(64))).result()` with numpy arrays. Target >= 2x.
+   client.map(make_chunk, range(64))).result()` with numpy arrays. A third row runs Dask's shape
+   in wasmdask: the example's `reduce-chunks` passes the chunks by handle to one
+   `sum-all(list<list<f64>>)` call on a worker (whole `run --processes`). Target >= 2x.
 8. nested fan-out: the example's `tree(depth=4, width=5)`, 781 tasks in which every inner task
    waits for its 5 children: the whole `wasmdask run --workers 2` process (embedded) and the whole
    `run --processes --workers 2` process, vs. the same recursion through `worker_client`

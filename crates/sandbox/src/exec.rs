@@ -105,11 +105,9 @@ impl Sandbox {
         depth: u32,
         data: Option<&dyn DataPort>,
     ) -> ExecReport<Bytes> {
+        let task = component.task(function);
         // A typed call lowers the arguments as they are; any other call takes `Val`s.
-        let typed = component
-            .task(function)
-            .is_ok_and(|task| task.typed.is_some());
-        let (mut args, typed_args) = if typed {
+        let (mut args, typed_args) = if task.as_ref().is_ok_and(|task| task.is_typed()) {
             (Vec::new(), args)
         } else {
             (
@@ -117,7 +115,7 @@ impl Sandbox {
                 Vec::new(),
             )
         };
-        let mounts = match (data, component.task(function)) {
+        let mounts = match (data, task) {
             (Some(data), Ok(task)) if task.has_stored_params() => {
                 match data.mount_inputs(task, &mut args) {
                     Ok(mounts) => mounts,

@@ -55,10 +55,18 @@ pub fn to_binary(val: &Val, ty: &Type) -> Result<Vec<u8>, ValueError> {
 /// When the bytes end early, go on after the value, or hold something `ty` does not allow (an
 /// unknown case, invalid UTF-8, a varint too long for its type); the error names the path.
 pub fn from_binary(bytes: &[u8], ty: &Type) -> Result<Val, ValueError> {
+    read_all(bytes, |reader| reader.value(ty))
+}
+
+/// What `read` reads from `bytes`, which must end exactly where that value does.
+fn read_all<'b, T>(
+    bytes: &'b [u8],
+    read: impl FnOnce(&mut Reader<'b>) -> Result<T, ValueError>,
+) -> Result<T, ValueError> {
     let mut reader = Reader { bytes, at: 0 };
-    let val = reader.value(ty)?;
+    let value = read(&mut reader)?;
     reader.finish()?;
-    Ok(val)
+    Ok(value)
 }
 
 /// The binary encoding of a call's arguments: the parameters' values one after another.
@@ -88,10 +96,7 @@ pub fn args_to_binary(args: &[Val], params: &[(String, Type)]) -> Result<Vec<u8>
 ///
 /// As [`from_binary`]; also when `element` is not a number type.
 pub fn number_list_from_binary(bytes: &[u8], element: &Type) -> Result<NumberList, ValueError> {
-    let mut reader = Reader { bytes, at: 0 };
-    let list = reader.numbers(element)?;
-    reader.finish()?;
-    Ok(list)
+    read_all(bytes, |reader| reader.numbers(element))
 }
 
 /// The binary encoding of a `list<list<element>>` of numbers as [`NumberLists`].
@@ -100,10 +105,7 @@ pub fn number_list_from_binary(bytes: &[u8], element: &Type) -> Result<NumberLis
 ///
 /// As [`number_list_from_binary`].
 pub fn number_lists_from_binary(bytes: &[u8], element: &Type) -> Result<NumberLists, ValueError> {
-    let mut reader = Reader { bytes, at: 0 };
-    let lists = reader.number_lists(element)?;
-    reader.finish()?;
-    Ok(lists)
+    read_all(bytes, |reader| reader.number_lists(element))
 }
 
 /// A call's arguments from their binary encoding (see [`args_to_binary`]).
@@ -112,13 +114,7 @@ pub fn number_lists_from_binary(bytes: &[u8], element: &Type) -> Result<NumberLi
 ///
 /// As [`from_binary`], with the parameter's name in the path.
 pub fn args_from_binary(bytes: &[u8], params: &[(String, Type)]) -> Result<Vec<Val>, ValueError> {
-    let mut reader = Reader { bytes, at: 0 };
-    let args = params
-        .iter()
-        .map(|(name, ty)| reader.value(ty).map_err(|e| e.in_name(name)))
-        .collect::<Result<_, _>>()?;
-    reader.finish()?;
-    Ok(args)
+    read_all(bytes, |reader| reader.params(params, Reader::value))
 }
 
 /// As [`args_from_binary`], but an argument of type `list<N>` or `list<list<N>>` of numbers
@@ -132,13 +128,7 @@ pub fn arg_values_from_binary(
     bytes: &[u8],
     params: &[(String, Type)],
 ) -> Result<Vec<ArgValue>, ValueError> {
-    let mut reader = Reader { bytes, at: 0 };
-    let args = params
-        .iter()
-        .map(|(name, ty)| reader.arg_value(ty).map_err(|e| e.in_name(name)))
-        .collect::<Result<_, _>>()?;
-    reader.finish()?;
-    Ok(args)
+    read_all(bytes, |reader| reader.params(params, Reader::arg_value))
 }
 
 fn encode(val: &Val, ty: &Type, out: &mut Vec<u8>) -> Result<(), ValueError> {
@@ -603,6 +593,19 @@ impl<'b> Reader<'b> {
             .collect()
     }
 
+    /// One value per parameter, one after another, each read by `read`; an error names the
+    /// parameter.
+    fn params<T>(
+        &mut self,
+        params: &[(String, Type)],
+        read: impl Fn(&mut Self, &Type) -> Result<T, ValueError>,
+    ) -> Result<Vec<T>, ValueError> {
+        params
+            .iter()
+            .map(|(name, ty)| read(self, ty).map_err(|e| e.in_name(name)))
+            .collect()
+    }
+
     /// A `list<element>` of numbers, each element decoded as `value` decodes it.
     fn numbers(&mut self, element: &Type) -> Result<NumberList, ValueError> {
         if !is_number(element) {
@@ -612,37 +615,30 @@ impl<'b> Reader<'b> {
             )));
         }
         let n = self.count(element)?;
-        let varints = |reader: &mut Self, bits: u32| -> Result<Vec<u64>, ValueError> {
-            (0..n)
-                .map(|i| reader.varint(bits).map_err(|e| e.in_index(i)))
-                .collect()
-        };
         Ok(match element {
             Type::U8 => NumberList::U8(self.take(n)?.to_vec()),
             Type::S8 => NumberList::S8(self.take(n)?.iter().map(|&b| b as i8).collect()),
             Type::Float32 => NumberList::F32(self.fixed(n, f32::from_le_bytes)?),
             Type::Float64 => NumberList::F64(self.fixed(n, f64::from_le_bytes)?),
-            Type::U16 => {
-                NumberList::U16(varints(self, 16)?.into_iter().map(|v| v as u16).collect())
-            }
-            Type::U32 => {
-                NumberList::U32(varints(self, 32)?.into_iter().map(|v| v as u32).collect())
-            }
-            Type::U64 => NumberList::U64(varints(self, 64)?),
-            Type::S16 => NumberList::S16(
-                varints(self, 16)?
-                    .into_iter()
-                    .map(|v| unzigzag(v) as i16)
-                    .collect(),
-            ),
-            Type::S32 => NumberList::S32(
-                varints(self, 32)?
-                    .into_iter()
-                    .map(|v| unzigzag(v) as i32)
-                    .collect(),
-            ),
-            _ => NumberList::S64(varints(self, 64)?.into_iter().map(unzigzag).collect()),
+            Type::U16 => NumberList::U16(self.varints(n, 16, |v| v as u16)?),
+            Type::U32 => NumberList::U32(self.varints(n, 32, |v| v as u32)?),
+            Type::U64 => NumberList::U64(self.varints(n, 64, |v| v)?),
+            Type::S16 => NumberList::S16(self.varints(n, 16, |v| unzigzag(v) as i16)?),
+            Type::S32 => NumberList::S32(self.varints(n, 32, |v| unzigzag(v) as i32)?),
+            _ => NumberList::S64(self.varints(n, 64, unzigzag)?),
         })
+    }
+
+    /// `n` varints of at most `bits` bits each, converted by `from`.
+    fn varints<T>(
+        &mut self,
+        n: usize,
+        bits: u32,
+        from: impl Fn(u64) -> T,
+    ) -> Result<Vec<T>, ValueError> {
+        (0..n)
+            .map(|i| self.varint(bits).map(&from).map_err(|e| e.in_index(i)))
+            .collect()
     }
 
     /// A `list<list<element>>` of numbers.
